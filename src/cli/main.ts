@@ -1,0 +1,107 @@
+// Entry point: signals first (SIGUSR1 must never open the inspector), then the command
+// line, then the supervisor. One top-level catch turns a user's mistake into
+// `corral: <message> (<hint>)` and its exit code, never a stack trace.
+
+import { writeSync } from 'node:fs';
+import { isatty } from 'node:tty';
+import { CorralError, EXIT_USAGE } from '../errors.js';
+import { createLogger, type Logger } from '../logs/logger.js';
+import { LineWriter } from '../logs/writer.js';
+import { native } from '../native/index.js';
+import { trackOwnedChildren } from '../native/owned.js';
+import { resolveCommand } from '../process/spawn.js';
+import { SignalQueue, type HandledSignal } from '../signals/handlers.js';
+import { Supervisor } from '../supervisor/supervisor.js';
+import { buildParser, toRunOptions } from './options.js';
+
+declare const __CORRAL_VERSION__: string;
+const VERSION = typeof __CORRAL_VERSION__ === 'string' ? __CORRAL_VERSION__ : '0.0.0';
+
+function print(fd: number, text: string): void {
+  try {
+    writeSync(fd, text.endsWith('\n') ? text : text + '\n');
+  } catch {
+    // a closed stdout/stderr is no reason to fail
+  }
+}
+
+function userError(err: unknown): number | undefined {
+  if (err instanceof CorralError) {
+    print(2, err.line());
+    return err.exitCode;
+  }
+  return undefined;
+}
+
+interface Parsed {
+  args?: Record<string, unknown>;
+  output?: string;
+  error?: string;
+}
+
+function parse(argv: readonly string[]): Parsed {
+  const result: Parsed = {};
+  buildParser(argv, VERSION).parse([...argv], {}, (err: Error | undefined, args: Record<string, unknown>, output: string) => {
+    if (err) result.error = err.message;
+    else if (output) result.output = output;
+    else result.args = args;
+  });
+  return result;
+}
+
+export async function main(argv: readonly string[]): Promise<number> {
+  let dispatch: (sig: HandledSignal) => void = () => {
+    // Before the supervisor exists there is nothing to stop or forward to.
+  };
+  new SignalQueue((sig) => {
+    dispatch(sig);
+  }).install();
+
+  let supervisor: Supervisor | undefined;
+  let log: Logger | undefined;
+  try {
+    const parsed = parse(argv);
+    if (parsed.error !== undefined) {
+      const msg = parsed.error.charAt(0).toLowerCase() + parsed.error.slice(1);
+      throw new CorralError('USAGE', msg);
+    }
+    if (parsed.output !== undefined) {
+      print(1, parsed.output);
+      return 0;
+    }
+    const opts = toRunOptions(parsed.args ?? {}, isatty(2));
+    const addon = native();
+    trackOwnedChildren(addon);
+    addon.ignoreTtySignals();
+    if (process.pid !== 1) addon.setSubreaper();
+    const [name] = opts.command;
+    if (name !== undefined) resolveCommand(name, process.env);
+
+    log = createLogger(new LineWriter(2), opts.logFormat, opts.logLevel, isatty(2));
+    const logger = log;
+    supervisor = new Supervisor({
+      pools: [{ name: 'main', command: opts.command, workers: opts.workers, restart: opts.restart, stopSignal: opts.stopSignal }],
+      graceMs: opts.graceMs,
+      interactive: opts.workers === 1 && isatty(0),
+      logger,
+      addon,
+    });
+    const sup = supervisor;
+    dispatch = (sig) => {
+      sup.handleSignal(sig);
+    };
+    process.on('uncaughtException', (err) => {
+      logger.fatal({ err }, 'internal error; stopping');
+      sup.requestStop('internal_error');
+    });
+    return await sup.run();
+  } catch (err) {
+    const code = userError(err);
+    if (code !== undefined) return code;
+    if (log) log.fatal({ err }, 'internal error');
+    else print(2, `corral: internal error: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}`);
+    return 1;
+  }
+}
+
+export { EXIT_USAGE };

@@ -1,0 +1,587 @@
+// corral's native addon: what Node cannot do for a PID 1.
+//
+// - become a child subreaper (prctl(2) PR_SET_CHILD_SUBREAPER);
+// - reap zombie children that neither libuv nor node-pty waits for, without ever
+//   stealing the status of a child they wait for (a stolen status makes Node lose the
+//   child's 'exit' event; see libuv src/unix/process.c uv__wait_children);
+// - spawn a worker with what child_process cannot set: its own process group in
+//   corral's session with the terminal handed over (tcsetpgrp(3), as tini does),
+//   supplementary groups for --user (Node calls setgroups(0, NULL)), fd 3 with
+//   LISTEN_PID set to the worker's own pid.
+//
+// Kept small and warning-free; every call is synchronous and cheap.
+
+#define _GNU_SOURCE
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/types.h>
+#include <sys/wait.h>
+#include <termios.h>
+#include <unistd.h>
+
+#include <node_api.h>
+
+#define CHECK(env, call)                                                  \
+  do {                                                                    \
+    if ((call) != napi_ok) {                                              \
+      napi_throw_error((env), "ECORRALNAPI", "N-API call failed: " #call); \
+      return NULL;                                                        \
+    }                                                                     \
+  } while (0)
+
+// ---- the owned set: pids libuv or node-pty wait for; never waited for here ----
+
+static pid_t *owned = NULL;
+static size_t owned_len = 0, owned_cap = 0;
+
+static int is_owned(pid_t pid) {
+  for (size_t i = 0; i < owned_len; i++)
+    if (owned[i] == pid) return 1;
+  return 0;
+}
+
+static int get_i32(napi_env env, napi_value v, int32_t *out) {
+  return napi_get_value_int32(env, v, out) == napi_ok;
+}
+
+static napi_value arg_i32(napi_env env, napi_callback_info info, int32_t *out) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1 || !get_i32(env, argv[0], out)) {
+    napi_throw_type_error(env, NULL, "expected an integer pid");
+    return NULL;
+  }
+  napi_value undef;
+  CHECK(env, napi_get_undefined(env, &undef));
+  return undef;
+}
+
+static napi_value Own(napi_env env, napi_callback_info info) {
+  int32_t pid;
+  napi_value r = arg_i32(env, info, &pid);
+  if (r == NULL) return NULL;
+  if (pid <= 0 || is_owned(pid)) return r;
+  if (owned_len == owned_cap) {
+    size_t cap = owned_cap ? owned_cap * 2 : 64;
+    pid_t *n = realloc(owned, cap * sizeof(pid_t));
+    if (n == NULL) {
+      napi_throw_error(env, "ENOMEM", "out of memory");
+      return NULL;
+    }
+    owned = n;
+    owned_cap = cap;
+  }
+  owned[owned_len++] = pid;
+  return r;
+}
+
+static napi_value Disown(napi_env env, napi_callback_info info) {
+  int32_t pid;
+  napi_value r = arg_i32(env, info, &pid);
+  if (r == NULL) return NULL;
+  for (size_t i = 0; i < owned_len; i++) {
+    if (owned[i] == pid) {
+      owned[i] = owned[--owned_len];
+      break;
+    }
+  }
+  return r;
+}
+
+// ---- subreaper ----
+
+static napi_value SetSubreaper(napi_env env, napi_callback_info info) {
+  (void)info;
+  napi_value r;
+  int ok = prctl(PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) == 0;
+  CHECK(env, napi_get_boolean(env, ok, &r));
+  return r;
+}
+
+// ---- reaping ----
+
+// Reaped statuses are collected as (pid, code, signal) triples.
+typedef struct {
+  int32_t *v;
+  size_t len, cap;
+} triples;
+
+static int push3(triples *t, int32_t a, int32_t b, int32_t c) {
+  if (t->len + 3 > t->cap) {
+    size_t cap = t->cap ? t->cap * 2 : 48;
+    int32_t *n = realloc(t->v, cap * sizeof(int32_t));
+    if (n == NULL) return 0;
+    t->v = n;
+    t->cap = cap;
+  }
+  t->v[t->len++] = a;
+  t->v[t->len++] = b;
+  t->v[t->len++] = c;
+  return 1;
+}
+
+// Records a siginfo from waitid: exit code, or -1 and the signal that killed it.
+static int record(triples *t, const siginfo_t *si) {
+  if (si->si_code == CLD_EXITED) return push3(t, si->si_pid, si->si_status, 0);
+  return push3(t, si->si_pid, -1, si->si_status);
+}
+
+// Reaps one specific foreign child if it is a zombie. Returns 1 when reaped.
+static int reap_pid(pid_t pid, triples *t) {
+  siginfo_t si;
+  memset(&si, 0, sizeof si);
+  if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) != 0) return 0;
+  if (si.si_pid == 0) return 0;
+  record(t, &si);
+  return 1;
+}
+
+// Reads a whole small /proc file into a growing buffer. Returns length or -1.
+static ssize_t read_file(const char *path, char **buf, size_t *cap) {
+  int fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) return -1;
+  size_t len = 0;
+  for (;;) {
+    if (len + 1 >= *cap) {
+      size_t ncap = *cap ? *cap * 2 : 4096;
+      char *n = realloc(*buf, ncap);
+      if (n == NULL) {
+        close(fd);
+        return -1;
+      }
+      *buf = n;
+      *cap = ncap;
+    }
+    ssize_t r = read(fd, *buf + len, *cap - len - 1);
+    if (r < 0 && errno == EINTR) continue;
+    if (r <= 0) break;
+    len += (size_t)r;
+  }
+  close(fd);
+  (*buf)[len] = '\0';
+  return (ssize_t)len;
+}
+
+// One pass over /proc/self/task/*/children (any thread of a subreaper may adopt an
+// orphan), reaping every foreign zombie. O(live children): used only when the oldest
+// waitable child is one that libuv or node-pty still has to collect.
+static void scan_children(triples *t) {
+  DIR *d = opendir("/proc/self/task");
+  if (d == NULL) return;
+  char path[64];
+  char *buf = NULL;
+  size_t cap = 0;
+  struct dirent *e;
+  while ((e = readdir(d)) != NULL) {
+    if (e->d_name[0] < '0' || e->d_name[0] > '9') continue;
+    snprintf(path, sizeof path, "/proc/self/task/%.20s/children", e->d_name);
+    if (read_file(path, &buf, &cap) <= 0) continue;
+    char *p = buf;
+    while (*p) {
+      char *end;
+      long pid = strtol(p, &end, 10);
+      if (end == p) break;
+      p = end;
+      while (*p == ' ' || *p == '\n') p++;
+      if (pid > 0 && !is_owned((pid_t)pid)) reap_pid((pid_t)pid, t);
+    }
+  }
+  free(buf);
+  closedir(d);
+}
+
+// reap(): reaps every waitable child that is not in the owned set and returns
+// [pid, code, signal, pid, code, signal, ...] (code -1 when killed by a signal).
+//
+// waitid(P_ALL, WNOWAIT) peeks at the oldest waitable child: while it is foreign it
+// is reaped by pid and the peek repeats (about 4 us per orphan); once it is owned,
+// peeking cannot see past it, so one scan of the children lists finishes the pass.
+static napi_value Reap(napi_env env, napi_callback_info info) {
+  (void)info;
+  triples t = {NULL, 0, 0};
+  for (;;) {
+    siginfo_t si;
+    memset(&si, 0, sizeof si);
+    if (waitid(P_ALL, 0, &si, WEXITED | WNOHANG | WNOWAIT) != 0) {
+      if (errno == EINTR) continue;
+      break;  // ECHILD: no children at all
+    }
+    if (si.si_pid == 0) break;  // children exist, none waitable
+    if (is_owned(si.si_pid)) {
+      scan_children(&t);
+      break;
+    }
+    if (!reap_pid(si.si_pid, &t)) break;  // raced with another waiter
+  }
+  napi_value arr;
+  if (napi_create_array_with_length(env, t.len, &arr) != napi_ok) {
+    free(t.v);
+    napi_throw_error(env, "ECORRALNAPI", "cannot create result array");
+    return NULL;
+  }
+  for (size_t i = 0; i < t.len; i++) {
+    napi_value n;
+    napi_create_int32(env, t.v[i], &n);
+    napi_set_element(env, arr, (uint32_t)i, n);
+  }
+  free(t.v);
+  return arr;
+}
+
+// ---- spawning ----
+
+// Stage codes reported by a child that failed before execve; the parent turns them
+// into messages (src/process/spawn.ts).
+enum { ST_EXEC = 1, ST_CHDIR, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_DUP, ST_TTY, ST_SETSID };
+
+typedef struct {
+  char *file;
+  char **argv;
+  char **envp;  // last slot before NULL reserved for LISTEN_PID when listen_fd >= 0
+  char *cwd;
+  int stdio[3];
+  int listen_fd;
+  int new_session;
+  int foreground;
+  int set_ids;
+  uid_t uid;
+  gid_t gid;
+  gid_t *groups;
+  size_t ngroups;
+  char listen_pid[32];
+} spawn_opts;
+
+static void free_strv(char **v) {
+  if (v == NULL) return;
+  for (char **p = v; *p; p++) free(*p);
+  free(v);
+}
+
+static char *get_str(napi_env env, napi_value v) {
+  size_t len;
+  if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
+  char *s = malloc(len + 1);
+  if (s == NULL) return NULL;
+  napi_get_value_string_utf8(env, v, s, len + 1, &len);
+  return s;
+}
+
+// Reads a JS string array into a NULL-terminated vector with `extra` spare slots.
+static char **get_strv(napi_env env, napi_value arr, size_t extra) {
+  uint32_t n;
+  if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
+  char **v = calloc(n + extra + 1, sizeof(char *));
+  if (v == NULL) return NULL;
+  for (uint32_t i = 0; i < n; i++) {
+    napi_value e;
+    napi_get_element(env, arr, i, &e);
+    v[i] = get_str(env, e);
+    if (v[i] == NULL) {
+      free_strv(v);
+      return NULL;
+    }
+  }
+  return v;
+}
+
+static int prop(napi_env env, napi_value obj, const char *key, napi_value *out) {
+  bool has = false;
+  if (napi_has_named_property(env, obj, key, &has) != napi_ok || !has) return 0;
+  napi_get_named_property(env, obj, key, out);
+  napi_valuetype t;
+  napi_typeof(env, *out, &t);
+  return t != napi_undefined && t != napi_null;
+}
+
+static int prop_i32(napi_env env, napi_value obj, const char *key, int32_t dflt) {
+  napi_value v;
+  int32_t out = dflt;
+  if (prop(env, obj, key, &v)) get_i32(env, v, &out);
+  return out;
+}
+
+static int prop_bool(napi_env env, napi_value obj, const char *key) {
+  napi_value v;
+  bool b = false;
+  if (prop(env, obj, key, &v)) napi_get_value_bool(env, v, &b);
+  return b;
+}
+
+static void child_fail(int fd, int stage) {
+  int msg[2] = {stage, errno};
+  ssize_t w;
+  do {
+    w = write(fd, msg, sizeof msg);
+  } while (w < 0 && errno == EINTR);
+  _exit(127);
+}
+
+// Formats "LISTEN_PID=<pid>" without stdio (only async-signal-safe code after fork).
+static void fmt_listen_pid(char *out, pid_t pid) {
+  const char *k = "LISTEN_PID=";
+  size_t i = 0;
+  while (k[i]) {
+    out[i] = k[i];
+    i++;
+  }
+  char digits[16];
+  int n = 0;
+  unsigned long v = (unsigned long)pid;
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && n < 15);
+  while (n) out[i++] = digits[--n];
+  out[i] = '\0';
+}
+
+// Runs in the child between fork and exec: async-signal-safe calls only.
+static void child_exec(spawn_opts *o, int err_fd) {
+  if (o->new_session) {
+    if (setsid() < 0) child_fail(err_fd, ST_SETSID);
+  } else {
+    setpgid(0, 0);
+    // All signals are blocked here, so tcsetpgrp from a background group does not
+    // raise SIGTTOU (POSIX: blocked or ignored SIGTTOU lets it proceed).
+    if (o->foreground && tcsetpgrp(STDIN_FILENO, getpid()) < 0) child_fail(err_fd, ST_TTY);
+  }
+  // Node marks fds 0-2 close-on-exec at start-up; an inherited one must be cleared here
+  // (the flag belongs to this fd table, so corral's own stays as it is).
+  for (int i = 0; i < 3; i++) {
+    if (o->stdio[i] >= 0 && o->stdio[i] != i) {
+      if (dup2(o->stdio[i], i) < 0) child_fail(err_fd, ST_DUP);
+    } else {
+      int fl = fcntl(i, F_GETFD);
+      if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(i, F_SETFD, fl & ~FD_CLOEXEC);
+    }
+  }
+  if (o->listen_fd >= 0) {
+    if (o->listen_fd == 3) {
+      int fl = fcntl(3, F_GETFD);
+      if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0) child_fail(err_fd, ST_DUP);
+    } else if (dup2(o->listen_fd, 3) < 0) {
+      child_fail(err_fd, ST_DUP);
+    }
+    fmt_listen_pid(o->listen_pid, getpid());
+    char **e = o->envp;
+    while (*e) e++;
+    *e = o->listen_pid;
+  }
+  if (o->cwd && chdir(o->cwd) < 0) child_fail(err_fd, ST_CHDIR);
+  if (o->set_ids) {
+    if (setgroups(o->ngroups, o->groups) < 0) child_fail(err_fd, ST_SETGROUPS);
+    if (setgid(o->gid) < 0) child_fail(err_fd, ST_SETGID);
+    if (setuid(o->uid) < 0) child_fail(err_fd, ST_SETUID);
+  }
+  // Node ignores SIGPIPE and catches many signals; a worker starts with defaults.
+  struct sigaction dfl;
+  memset(&dfl, 0, sizeof dfl);
+  dfl.sa_handler = SIG_DFL;
+  for (int s = 1; s < NSIG; s++) {
+    if (s == SIGKILL || s == SIGSTOP) continue;
+    sigaction(s, &dfl, NULL);
+  }
+  sigset_t none;
+  sigemptyset(&none);
+  sigprocmask(SIG_SETMASK, &none, NULL);
+  execve(o->file, o->argv, o->envp);
+  if (errno == ENOEXEC) {
+    // A script without a shebang line: run it with the shell, as execvp(3) does.
+    size_t n = 0;
+    while (o->argv[n]) n++;
+    char *sh_argv[n + 2];
+    sh_argv[0] = (char *)"/bin/sh";
+    sh_argv[1] = o->file;
+    for (size_t i = 1; i <= n; i++) sh_argv[i + 1] = o->argv[i];
+    execve("/bin/sh", sh_argv, o->envp);
+  }
+  child_fail(err_fd, ST_EXEC);
+}
+
+static void free_opts(spawn_opts *o) {
+  free(o->file);
+  free_strv(o->argv);
+  free_strv(o->envp);
+  free(o->cwd);
+  free(o->groups);
+}
+
+static napi_value result_obj(napi_env env, int32_t pid, int32_t stage, int32_t err) {
+  napi_value obj, v;
+  CHECK(env, napi_create_object(env, &obj));
+  napi_create_int32(env, pid, &v);
+  napi_set_named_property(env, obj, "pid", v);
+  napi_create_int32(env, stage, &v);
+  napi_set_named_property(env, obj, "stage", v);
+  napi_create_int32(env, err, &v);
+  napi_set_named_property(env, obj, "errno", v);
+  return obj;
+}
+
+// spawn({file, argv, env, cwd?, stdio?, listenFd?, newSession, foreground, uid?, gid?,
+//        groups?}) -> {pid, stage, errno}: pid > 0 on success; else stage and errno
+// say which step failed (the child is already reaped then).
+static napi_value Spawn(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 1) {
+    napi_throw_type_error(env, NULL, "spawn: expected an options object");
+    return NULL;
+  }
+  napi_value o = argv[0], v;
+  spawn_opts so;
+  memset(&so, 0, sizeof so);
+  so.listen_fd = prop_i32(env, o, "listenFd", -1);
+  int ok = prop(env, o, "file", &v) && (so.file = get_str(env, v)) != NULL;
+  ok = ok && prop(env, o, "argv", &v) && (so.argv = get_strv(env, v, 0)) != NULL;
+  ok = ok && prop(env, o, "env", &v) && (so.envp = get_strv(env, v, 1)) != NULL;
+  if (ok && prop(env, o, "cwd", &v)) ok = (so.cwd = get_str(env, v)) != NULL;
+  for (int i = 0; i < 3; i++) so.stdio[i] = -1;
+  if (ok && prop(env, o, "stdio", &v)) {
+    for (uint32_t i = 0; i < 3; i++) {
+      napi_value e;
+      int32_t fd = -1;
+      if (napi_get_element(env, v, i, &e) == napi_ok) get_i32(env, e, &fd);
+      so.stdio[i] = fd;
+    }
+  }
+  so.new_session = prop_bool(env, o, "newSession");
+  so.foreground = prop_bool(env, o, "foreground");
+  if (ok && prop(env, o, "uid", &v)) {
+    int32_t uid = 0, gid = 0;
+    get_i32(env, v, &uid);
+    so.uid = (uid_t)uid;
+    so.gid = (gid_t)prop_i32(env, o, "gid", gid);
+    so.set_ids = 1;
+    napi_value g;
+    if (prop(env, o, "groups", &g)) {
+      uint32_t n = 0;
+      napi_get_array_length(env, g, &n);
+      so.groups = calloc(n ? n : 1, sizeof(gid_t));
+      ok = so.groups != NULL;
+      for (uint32_t i = 0; ok && i < n; i++) {
+        napi_value e;
+        int32_t x = 0;
+        napi_get_element(env, g, i, &e);
+        get_i32(env, e, &x);
+        so.groups[i] = (gid_t)x;
+      }
+      so.ngroups = n;
+    }
+  }
+  if (!ok) {
+    free_opts(&so);
+    napi_throw_type_error(env, NULL, "spawn: file, argv and env are required strings");
+    return NULL;
+  }
+
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    free_opts(&so);
+    return result_obj(env, 0, ST_EXEC, errno);
+  }
+  // Block every signal across fork so no Node handler runs in the child before the
+  // dispositions are reset (the same precaution as libuv's uv_spawn).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(errpipe[0]);
+    child_exec(&so, errpipe[1]);
+  }
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(errpipe[1]);
+  if (pid < 0) {
+    close(errpipe[0]);
+    free_opts(&so);
+    return result_obj(env, 0, ST_EXEC, fork_errno);
+  }
+  // Also from the parent, so the group exists whichever runs first (job control idiom).
+  if (!so.new_session) setpgid(pid, pid);
+  int msg[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = read(errpipe[0], msg, sizeof msg);
+  } while (n < 0 && errno == EINTR);
+  close(errpipe[0]);
+  free_opts(&so);
+  if (n == (ssize_t)sizeof msg) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    return result_obj(env, 0, msg[0], msg[1]);
+  }
+  return result_obj(env, pid, 0, 0);
+}
+
+// ---- small helpers the shell needs ----
+
+// pgroupAlive(pgid): whether any process (zombies included) is left in the group.
+static napi_value PgroupAlive(napi_env env, napi_callback_info info) {
+  int32_t pgid;
+  if (arg_i32(env, info, &pgid) == NULL) return NULL;
+  napi_value r;
+  int alive = pgid > 0 && (kill(-pgid, 0) == 0 || errno == EPERM);
+  CHECK(env, napi_get_boolean(env, alive, &r));
+  return r;
+}
+
+// foreground(fd): makes corral's own process group the terminal's foreground group
+// again (after an interactive worker exits), with SIGTTOU blocked.
+static napi_value Foreground(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (arg_i32(env, info, &fd) == NULL) return NULL;
+  sigset_t ttou, old;
+  sigemptyset(&ttou);
+  sigaddset(&ttou, SIGTTOU);
+  pthread_sigmask(SIG_BLOCK, &ttou, &old);
+  int ok = tcsetpgrp(fd, getpgrp()) == 0;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  napi_value r;
+  CHECK(env, napi_get_boolean(env, ok, &r));
+  return r;
+}
+
+// ignoreTtySignals(): SIGTTIN and SIGTTOU set to SIG_IGN, as tini does, so corral is
+// never stopped for writing to the terminal while a worker owns the foreground.
+// Workers get default dispositions back in child_exec.
+static napi_value IgnoreTtySignals(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct sigaction ign;
+  memset(&ign, 0, sizeof ign);
+  ign.sa_handler = SIG_IGN;
+  int ok = sigaction(SIGTTIN, &ign, NULL) == 0 && sigaction(SIGTTOU, &ign, NULL) == 0;
+  napi_value r;
+  CHECK(env, napi_get_boolean(env, ok, &r));
+  return r;
+}
+
+static napi_value Init(napi_env env, napi_value exports) {
+  napi_property_descriptor props[] = {
+      {"own", NULL, Own, NULL, NULL, NULL, napi_default, NULL},
+      {"disown", NULL, Disown, NULL, NULL, NULL, napi_default, NULL},
+      {"setSubreaper", NULL, SetSubreaper, NULL, NULL, NULL, napi_default, NULL},
+      {"reap", NULL, Reap, NULL, NULL, NULL, napi_default, NULL},
+      {"spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL},
+      {"pgroupAlive", NULL, PgroupAlive, NULL, NULL, NULL, napi_default, NULL},
+      {"foreground", NULL, Foreground, NULL, NULL, NULL, napi_default, NULL},
+      {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
+  };
+  CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
+  return exports;
+}
+
+NAPI_MODULE(NODE_GYP_MODULE_NAME, Init)

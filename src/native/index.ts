@@ -1,0 +1,81 @@
+// The one module that loads the native addon (src/native/corral.c). Everything else
+// imports the typed interface from here.
+
+import { existsSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { CorralError } from '../errors.js';
+
+export interface NativeSpawnOptions {
+  file: string;
+  argv: readonly string[];
+  env: readonly string[];
+  cwd?: string;
+  /** fds to install as 0, 1, 2 in the child; -1 inherits corral's. */
+  stdio?: readonly [number, number, number];
+  /** fd passed as 3, with LISTEN_PID=<the child's pid> appended to env. */
+  listenFd?: number;
+  /** setsid(): the worker leads its own session (non-interactive). */
+  newSession: boolean;
+  /** Own group in corral's session, made the terminal's foreground group. */
+  foreground: boolean;
+  uid?: number;
+  gid?: number;
+  groups?: readonly number[];
+}
+
+/** pid > 0 on success; else `stage` (see SpawnStage) and `errno` say what failed. */
+export interface NativeSpawnResult {
+  pid: number;
+  stage: number;
+  errno: number;
+}
+
+export const SpawnStage = {
+  exec: 1,
+  chdir: 2,
+  setgroups: 3,
+  setgid: 4,
+  setuid: 5,
+  dup: 6,
+  tty: 7,
+  setsid: 8,
+} as const;
+
+export interface Addon {
+  /** Marks a pid that libuv or node-pty waits for: reap() never touches it. */
+  own(pid: number): void;
+  disown(pid: number): void;
+  setSubreaper(): boolean;
+  /** Reaps every waitable child not owned; flat [pid, code, signal, ...], code -1 if signalled. */
+  reap(): number[];
+  spawn(opts: NativeSpawnOptions): NativeSpawnResult;
+  pgroupAlive(pgid: number): boolean;
+  foreground(fd: number): boolean;
+  ignoreTtySignals(): boolean;
+}
+
+let addon: Addon | undefined;
+
+export function native(): Addon {
+  if (addon) return addon;
+  const here = dirname(fileURLToPath(import.meta.url));
+  // Bundled as dist/corral.js, or compiled as dist/native/index.js: <root>/build/Release.
+  const tried = [join(here, '..', 'build', 'Release', 'corral.node'), join(here, '..', '..', 'build', 'Release', 'corral.node')];
+  const require = createRequire(import.meta.url);
+  const errors: string[] = [];
+  for (const path of tried) {
+    if (!existsSync(path)) {
+      errors.push(`${path} (missing)`);
+      continue;
+    }
+    try {
+      addon = require(path) as Addon;
+      return addon;
+    } catch (err) {
+      errors.push(`${path} (${(err as Error).message})`);
+    }
+  }
+  throw new CorralError('ADDON', `cannot load the native addon; tried ${errors.join(', ')}`);
+}

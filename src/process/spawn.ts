@@ -1,0 +1,102 @@
+// Starts a worker through the addon: its own process group (and session, unless it
+// takes the terminal), signals reset, exec errors reported as the shell does
+// (127 not found, 126 not executable).
+
+import { accessSync, constants as fsc, statSync } from 'node:fs';
+import { constants as osc } from 'node:os';
+import { delimiter, join } from 'node:path';
+import { CorralError } from '../errors.js';
+import { SpawnStage, type Addon } from '../native/index.js';
+
+export interface SpawnRequest {
+  command: readonly string[];
+  env: NodeJS.ProcessEnv;
+  cwd?: string;
+  /** Give the worker the terminal on stdin (one interactive worker). */
+  foreground: boolean;
+  stdio?: readonly [number, number, number];
+  listenFd?: number;
+  uid?: number;
+  gid?: number;
+  groups?: readonly number[];
+}
+
+function isExecutableFile(path: string): 'ok' | 'missing' | 'denied' {
+  try {
+    if (!statSync(path).isFile()) return 'denied';
+  } catch {
+    return 'missing';
+  }
+  try {
+    accessSync(path, fsc.X_OK);
+    return 'ok';
+  } catch {
+    return 'denied';
+  }
+}
+
+/** Resolves a command name the way execvp(3) does, against the worker's PATH. */
+export function resolveCommand(name: string, env: NodeJS.ProcessEnv): string {
+  if (name === '') throw new CorralError('NO_COMMAND', 'the command is empty');
+  if (name.includes('/')) {
+    const r = isExecutableFile(name);
+    if (r === 'missing') throw new CorralError('NOT_FOUND', `command not found: ${name}`);
+    if (r === 'denied') throw new CorralError('NOT_EXECUTABLE', `command is not executable: ${name}`);
+    return name;
+  }
+  let denied: string | undefined;
+  const path = env.PATH ?? '/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin';
+  for (const dir of path.split(delimiter)) {
+    const candidate = join(dir === '' ? '.' : dir, name);
+    const r = isExecutableFile(candidate);
+    if (r === 'ok') return candidate;
+    if (r === 'denied') denied ??= candidate;
+  }
+  if (denied !== undefined) throw new CorralError('NOT_EXECUTABLE', `command is not executable: ${denied}`);
+  throw new CorralError('NOT_FOUND', `command not found: ${name} (searched PATH=${path})`);
+}
+
+function envList(env: NodeJS.ProcessEnv): string[] {
+  const out: string[] = [];
+  for (const [k, v] of Object.entries(env)) if (v !== undefined) out.push(`${k}=${v}`);
+  return out;
+}
+
+const stageName: Record<number, string> = Object.fromEntries(Object.entries(SpawnStage).map(([k, v]) => [v, k]));
+
+function errnoName(errno: number): string {
+  for (const [name, num] of Object.entries(osc.errno)) if (num === errno) return name;
+  return `errno ${errno}`;
+}
+
+/** Spawns and returns the worker's pid (which is also its process group id). */
+export function spawnWorker(addon: Addon, req: SpawnRequest): number {
+  const [name, ...args] = req.command;
+  if (name === undefined) throw new CorralError('NO_COMMAND', 'no command given');
+  const file = resolveCommand(name, req.env);
+  const r = addon.spawn({
+    file,
+    argv: [name, ...args],
+    env: envList(req.env),
+    newSession: !req.foreground,
+    foreground: req.foreground,
+    ...(req.cwd !== undefined && { cwd: req.cwd }),
+    ...(req.stdio !== undefined && { stdio: req.stdio }),
+    ...(req.listenFd !== undefined && { listenFd: req.listenFd }),
+    ...(req.uid !== undefined && { uid: req.uid, gid: req.gid ?? req.uid, groups: req.groups ?? [] }),
+  });
+  if (r.pid > 0) return r.pid;
+  const err = errnoName(r.errno);
+  if (r.stage === SpawnStage.exec) {
+    if (err === 'ENOENT' || err === 'ENOTDIR') throw new CorralError('NOT_FOUND', `command not found: ${file} (${err})`);
+    if (err === 'EACCES' || err === 'EPERM' || err === 'ENOEXEC') {
+      throw new CorralError('NOT_EXECUTABLE', `cannot execute ${file} (${err})`);
+    }
+  }
+  if (r.stage === SpawnStage.chdir) {
+    throw new CorralError('SPAWN_FAILED', `cannot change to the working directory ${req.cwd ?? ''} (${err})`, {
+      hint: 'create the directory or fix the cwd setting',
+    });
+  }
+  throw new CorralError('SPAWN_FAILED', `starting ${name} failed at ${stageName[r.stage] ?? 'fork'} (${err})`);
+}

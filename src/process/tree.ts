@@ -1,0 +1,86 @@
+// What is left of corral's process tree: the descendants it must stop before it exits
+// (orphans it adopted as subreaper included). Read from /proc/<pid>/task/*/children
+// (CONFIG_PROC_CHILDREN), with a scan of /proc/*/stat as the fallback.
+
+import { readFileSync, readdirSync } from 'node:fs';
+
+function childrenOf(pid: number | 'self'): number[] | undefined {
+  let tasks: string[];
+  try {
+    tasks = readdirSync(`/proc/${pid}/task`);
+  } catch {
+    return [];
+  }
+  const out: number[] = [];
+  for (const tid of tasks) {
+    let text: string;
+    try {
+      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && pid === 'self') return undefined;
+      continue;
+    }
+    for (const p of text.split(' ')) {
+      const n = Number(p);
+      if (n > 0) out.push(n);
+    }
+  }
+  return out;
+}
+
+/** Parent pid from /proc/<pid>/stat; the comm field may contain spaces and ')'. */
+function parentOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[1]);
+  } catch {
+    return undefined;
+  }
+}
+
+function descendantsByScan(root: number): number[] {
+  const parent = new Map<number, number[]>();
+  for (const name of readdirSync('/proc')) {
+    const pid = Number(name);
+    if (!(pid > 0)) continue;
+    const ppid = parentOf(pid);
+    if (ppid === undefined) continue;
+    const list = parent.get(ppid);
+    if (list) list.push(pid);
+    else parent.set(ppid, [pid]);
+  }
+  const out: number[] = [];
+  const queue = [root];
+  for (let q = queue.shift(); q !== undefined; q = queue.shift()) {
+    for (const c of parent.get(q) ?? []) {
+      out.push(c);
+      queue.push(c);
+    }
+  }
+  return out;
+}
+
+/** Every live descendant of this process, nearest first. */
+export function descendants(): number[] {
+  const direct = childrenOf('self');
+  if (direct === undefined) return descendantsByScan(process.pid);
+  const out: number[] = [];
+  const queue = [...direct];
+  for (let q = queue.shift(); q !== undefined; q = queue.shift()) {
+    out.push(q);
+    queue.push(...(childrenOf(q) ?? []));
+  }
+  return out;
+}
+
+/** Process group of a pid, or undefined when it is gone. */
+export function pgidOf(pid: number): number | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(rest[2]);
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,405 @@
+// The imperative shell around the pure lifecycle: spawns workers, turns reaped exits
+// and signals into lifecycle events, carries out the effects, and runs the stop
+// sequence of SPEC §7. Every signal it sends a worker goes to the whole process group.
+
+import type { Logger } from '../logs/logger.js';
+import type { Addon } from '../native/index.js';
+import { Reaper } from '../process/reaper.js';
+import { spawnWorker } from '../process/spawn.js';
+import { shellCode, type ExitStatus } from '../process/status.js';
+import { descendants } from '../process/tree.js';
+import { CorralError } from '../errors.js';
+import { next, newWorker, type Effect, type Policy, type RestartPolicy, type Worker, type WorkerEvent } from './lifecycle.js';
+import type { HandledSignal } from '../signals/handlers.js';
+
+export interface PoolSpec {
+  name: string;
+  command: readonly string[];
+  workers: number;
+  restart: RestartPolicy;
+  stopSignal: NodeJS.Signals;
+  cwd?: string;
+  env?: Readonly<Record<string, string>>;
+}
+
+export interface SupervisorOptions {
+  pools: readonly PoolSpec[];
+  graceMs: number;
+  /** One worker and a TTY on stdin: the worker gets the terminal's foreground. */
+  interactive: boolean;
+  logger: Logger;
+  addon: Addon;
+  random?: () => number;
+}
+
+interface Slot {
+  pool: PoolSpec;
+  index: number;
+  w: Worker;
+  pid: number | null;
+  timer: NodeJS.Timeout | undefined;
+  /** Process groups of this slot's generations that may still have members. */
+  groups: Set<number>;
+}
+
+/** How long to wait for SIGKILLed processes to vanish (a process in D state may never). */
+const KILL_WAIT_MS = 2000;
+const POLL_MS = 10;
+
+export class Supervisor {
+  private readonly slots: Slot[] = [];
+  private readonly byPid = new Map<number, Slot>();
+  private readonly reaper: Reaper;
+  private readonly log: Logger;
+  private readonly policies = new Map<PoolSpec, Policy>();
+  private stopping = false;
+  /** The stop was asked for (SIGTERM/SIGINT), not a give-up or the natural end. */
+  private requested = false;
+  private escalated = false;
+  private killedAny = false;
+  private gaveUp = false;
+  private finished = false;
+  private rolling: Promise<void> | undefined;
+  private resolveDone: ((code: number) => void) | undefined;
+  readonly forwarded = new Map<string, number>();
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.log = opts.logger;
+    this.reaper = new Reaper(opts.addon, {
+      onExit: (pid, status) => {
+        this.onExit(pid, status);
+      },
+      onOrphan: (pid, status) => {
+        this.log.debug({ event: 'reaped', pid, code: status.code, signal: status.signal }, 'reaped an orphan');
+      },
+    });
+    for (const pool of opts.pools) {
+      this.policies.set(pool, { restart: pool.restart, random: opts.random ?? Math.random });
+      for (let i = 0; i < pool.workers; i++) {
+        this.slots.push({ pool, index: i, w: newWorker(), pid: null, timer: undefined, groups: new Set() });
+      }
+    }
+  }
+
+  /** True for exactly one pool with one worker and restart `never`: exit like tini. */
+  get initMode(): boolean {
+    const [pool] = this.opts.pools;
+    return this.opts.pools.length === 1 && pool !== undefined && pool.workers === 1 && pool.restart === 'never';
+  }
+
+  get reapedOrphans(): number {
+    return this.reaper.reapedOrphans;
+  }
+
+  /** Starts every pool in order; resolves with corral's exit code when all is over. */
+  run(): Promise<number> {
+    const done = new Promise<number>((resolve) => {
+      this.resolveDone = resolve;
+    });
+    this.reaper.start();
+    for (const slot of this.slots) this.dispatch(slot, { type: 'start', at: Date.now() });
+    return done;
+  }
+
+  // ---- lifecycle plumbing ----
+
+  private dispatch(slot: Slot, event: WorkerEvent): void {
+    const policy = this.policies.get(slot.pool);
+    if (!policy) return;
+    const [w, effects] = next(slot.w, event, policy);
+    slot.w = w;
+    for (const e of effects) this.apply(slot, e);
+  }
+
+  private apply(slot: Slot, e: Effect): void {
+    const who = { pool: slot.pool.name, worker: slot.index };
+    switch (e.type) {
+      case 'spawn':
+        this.spawn(slot);
+        return;
+      case 'signal':
+        this.signalSlot(slot, e.signal === 'stop' ? slot.pool.stopSignal : 'SIGKILL');
+        return;
+      case 'schedule':
+        clearTimeout(slot.timer);
+        slot.timer = setTimeout(
+          () => {
+            slot.timer = undefined;
+            this.dispatch(slot, { type: 'backoff_done', at: Date.now() });
+          },
+          Math.max(0, e.at - Date.now()),
+        );
+        return;
+      case 'cancel_schedule':
+        clearTimeout(slot.timer);
+        slot.timer = undefined;
+        return;
+      case 'restart':
+        if (e.delayMs > 0) this.log.warn({ event: 'backoff', ...who, reason: e.reason, delay_ms: e.delayMs }, `restarting in ${e.delayMs} ms`);
+        this.log.info({ event: 'restart', ...who, reason: e.reason, restarts: slot.w.restarts }, `restart (${e.reason})`);
+        return;
+      case 'final':
+        this.checkAllFinal();
+        return;
+      case 'give_up':
+        this.gaveUp = true;
+        this.log.error({ event: 'give_up', pool: slot.pool.name, worker: slot.index, why: e.why }, `pool ${slot.pool.name} gave up: ${e.why}`);
+        this.requestStop('give_up');
+        return;
+    }
+  }
+
+  private workerEnv(slot: Slot): NodeJS.ProcessEnv {
+    return {
+      ...process.env,
+      ...slot.pool.env,
+      CORRAL_POOL: slot.pool.name,
+      CORRAL_WORKER: String(slot.index),
+      CORRAL_POOL_SIZE: String(slot.pool.workers),
+    };
+  }
+
+  private spawn(slot: Slot): void {
+    const at = Date.now();
+    let pid: number;
+    try {
+      pid = spawnWorker(this.opts.addon, {
+        command: slot.pool.command,
+        env: this.workerEnv(slot),
+        foreground: this.opts.interactive,
+        ...(slot.pool.cwd !== undefined && { cwd: slot.pool.cwd }),
+      });
+    } catch (err) {
+      const code = err instanceof CorralError ? err.exitCode : 1;
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'exit', pool: slot.pool.name, worker: slot.index, code, signal: null, reason: 'spawn_failed' }, message);
+      this.dispatch(slot, { type: 'spawn_failed', status: { code, signal: null }, at });
+      return;
+    }
+    slot.pid = pid;
+    slot.groups.add(pid);
+    this.byPid.set(pid, slot);
+    this.reaper.watch(pid);
+    this.log.info({ event: 'spawn', pool: slot.pool.name, worker: slot.index, pid, command: slot.pool.command }, `spawned ${slot.pool.name}.${slot.index}`);
+    this.dispatch(slot, { type: 'spawned', pid, at });
+    // Readiness `started`: ready once spawned (the other modes come with readiness probes).
+    this.dispatch(slot, { type: 'ready', at: Date.now() });
+    this.log.info({ event: 'ready', pool: slot.pool.name, worker: slot.index, pid }, `${slot.pool.name}.${slot.index} ready`);
+  }
+
+  private onExit(pid: number, status: ExitStatus): void {
+    const slot = this.byPid.get(pid);
+    if (!slot) return;
+    this.byPid.delete(pid);
+    const s = slot.w.state;
+    const spawnedAt = s.kind === 'starting' || s.kind === 'ready' || s.kind === 'stopping' ? s.spawnedAt : Date.now();
+    const reason = s.kind === 'stopping' ? s.reason : status.signal !== null ? 'signal' : 'exit';
+    slot.pid = null;
+    if (this.opts.interactive) this.opts.addon.foreground(0);
+    this.log.info(
+      { event: 'exit', pool: slot.pool.name, worker: slot.index, pid, code: status.code, signal: status.signal, reason, duration_ms: Date.now() - spawnedAt },
+      `${slot.pool.name}.${slot.index} exited with ${status.signal ?? `code ${status.code ?? '?'}`}`,
+    );
+    this.dispatch(slot, { type: 'exit', status, at: Date.now() });
+  }
+
+  private signalSlot(slot: Slot, signal: NodeJS.Signals): void {
+    for (const pgid of slot.groups) this.killGroup(pgid, signal);
+  }
+
+  private killGroup(pgid: number, signal: NodeJS.Signals): boolean {
+    try {
+      process.kill(-pgid, signal);
+      return true;
+    } catch {
+      return false; // ESRCH: the group is already gone
+    }
+  }
+
+  // ---- signals ----
+
+  handleSignal(sig: HandledSignal): void {
+    if (sig === 'SIGTERM' || sig === 'SIGINT') {
+      this.log.info({ event: 'signal', signal: sig, action: this.stopping ? 'escalate' : 'stop' }, `received ${sig}`);
+      if (this.stopping) this.escalate();
+      else this.requestStop(sig);
+      return;
+    }
+    if (sig === 'SIGHUP') {
+      this.log.info({ event: 'signal', signal: sig, action: 'restart' }, 'received SIGHUP: restarting workers one by one');
+      this.rollingRestart();
+      return;
+    }
+    let n = 0;
+    for (const slot of this.slots) if (slot.pid !== null && this.killGroup(slot.pid, sig)) n++;
+    this.forwarded.set(sig, (this.forwarded.get(sig) ?? 0) + 1);
+    this.log.info({ event: 'signal', signal: sig, action: 'forward', groups: n }, `forwarded ${sig} to ${n} worker group(s)`);
+  }
+
+  private rollingRestart(): void {
+    if (this.stopping || this.rolling) return;
+    this.rolling = (async () => {
+      for (const slot of this.slots) {
+        if (this.stopping) break;
+        const s = slot.w.state;
+        if (s.kind !== 'starting' && s.kind !== 'ready') continue;
+        const old = s.pid;
+        this.dispatch(slot, { type: 'stop', reason: 'rolling', at: Date.now() });
+        await this.waitUntil(() => this.stopping || (slot.pid !== null && slot.pid !== old && slot.w.state.kind === 'ready') || slot.w.state.kind === 'exited' || slot.w.state.kind === 'backoff', Infinity);
+      }
+    })().finally(() => {
+      this.rolling = undefined;
+    });
+  }
+
+  // ---- stopping ----
+
+  private liveGroups(slots: readonly Slot[]): number[] {
+    const out: number[] = [];
+    for (const slot of slots) {
+      for (const pgid of slot.groups) {
+        if (this.opts.addon.pgroupAlive(pgid)) out.push(pgid);
+        else slot.groups.delete(pgid);
+      }
+    }
+    return out;
+  }
+
+  /** Resolves when pred() holds or the deadline passes; checks every few ms and after every reap. */
+  private waitUntil(pred: () => boolean, deadline: number, onSecond?: () => void): Promise<boolean> {
+    return new Promise((resolve) => {
+      let lastSecond = Date.now();
+      const check = (): void => {
+        this.reaper.pass();
+        if (pred()) {
+          clearInterval(t);
+          resolve(true);
+        } else if (Date.now() >= deadline) {
+          clearInterval(t);
+          resolve(false);
+        } else if (onSecond && Date.now() - lastSecond >= 1000) {
+          lastSecond = Date.now();
+          onSecond();
+        }
+      };
+      const t = setInterval(check, POLL_MS);
+      check();
+    });
+  }
+
+  /** Everything left below corral: late members of worker trees, adopted orphans. */
+  private strays(): number[] {
+    return descendants();
+  }
+
+  requestStop(why: string): void {
+    if (this.stopping) return;
+    this.stopping = true;
+    this.requested = why !== 'give_up';
+    void this.stopSequence(why).catch((err: unknown) => {
+      this.log.error({ err }, 'stop sequence failed');
+      this.finish(1);
+    });
+  }
+
+  private escalate(): void {
+    if (this.escalated) return;
+    this.escalated = true;
+    this.killedAny = true;
+    this.log.warn({ event: 'stop', action: 'kill' }, 'second stop signal: killing every worker group now');
+    for (const slot of this.slots) this.signalSlot(slot, 'SIGKILL');
+    for (const pid of descendants()) this.killPid(pid, 'SIGKILL');
+  }
+
+  private killPid(pid: number, signal: NodeJS.Signals): void {
+    try {
+      process.kill(pid, signal);
+    } catch {
+      // already gone
+    }
+  }
+
+  private async stopSequence(why: string): Promise<void> {
+    const started = Date.now();
+    const deadline = started + this.opts.graceMs;
+    this.log.info({ event: 'stop', reason: why, grace_ms: this.opts.graceMs }, 'stopping');
+    // Pools stop in reverse order; each pool's workers all at once.
+    const pools = [...this.opts.pools].reverse();
+    for (const pool of pools) {
+      const slots = this.slots.filter((s) => s.pool === pool);
+      for (const slot of slots) this.dispatch(slot, { type: 'stop', reason: 'shutdown', at: Date.now() });
+      await this.waitUntil(
+        () => this.liveGroups(slots).length === 0,
+        deadline,
+        () => {
+          this.logProgress(started, slots);
+        },
+      );
+      if (Date.now() >= deadline) break;
+    }
+    await this.cleanUp(deadline, started);
+  }
+
+  private logProgress(started: number, slots: readonly Slot[]): void {
+    const running = slots.filter((s) => s.groups.size > 0).map((s) => ({ pool: s.pool.name, worker: s.index, pid: s.pid }));
+    this.log.info({ event: 'stop', elapsed_ms: Date.now() - started, running }, `still running: ${running.length} worker group(s)`);
+  }
+
+  /** Stops what is left of the tree (adopted orphans included), then exits. */
+  private async cleanUp(deadline: number, started: number): Promise<void> {
+    if (!this.escalated) {
+      const strays = this.strays();
+      if (strays.length > 0 && Date.now() < deadline) {
+        this.log.info({ event: 'stop', strays: strays.length }, `stopping ${strays.length} leftover process(es)`);
+        for (const pid of strays) this.killPid(pid, 'SIGTERM');
+        await this.waitUntil(() => this.strays().length === 0, deadline, () => {
+          this.logProgress(started, this.slots);
+        });
+      }
+    }
+    const groups = this.liveGroups(this.slots);
+    const strays = this.strays();
+    if (groups.length > 0 || strays.length > 0) {
+      this.killedAny = true;
+      if (!this.escalated) {
+        this.log.warn({ event: 'stop', groups: groups.length, strays: strays.length, grace_ms: this.opts.graceMs }, 'grace period over: sending SIGKILL');
+      }
+      for (const g of groups) this.killGroup(g, 'SIGKILL');
+      for (const pid of strays) this.killPid(pid, 'SIGKILL');
+    }
+    await this.waitUntil(() => this.liveGroups(this.slots).length === 0 && this.strays().length === 0 && this.byPid.size === 0, Date.now() + KILL_WAIT_MS);
+    this.finish(this.exitCode());
+  }
+
+  private checkAllFinal(): void {
+    if (this.stopping) return;
+    if (!this.slots.every((s) => s.w.state.kind === 'exited')) return;
+    // Every worker ended on its own and none will restart: clean up and exit.
+    this.stopping = true;
+    const now = Date.now();
+    void this.cleanUp(now + this.opts.graceMs, now).catch((err: unknown) => {
+      this.log.error({ err }, 'clean-up failed');
+      this.finish(1);
+    });
+  }
+
+  private exitCode(): number {
+    if (this.gaveUp) return 1;
+    if (this.initMode) {
+      const last = this.slots[0]?.w.lastExit;
+      return last ? shellCode(last) : 0;
+    }
+    if (this.requested) return this.killedAny ? 1 : 0;
+    const failing = this.slots.map((s) => s.w.lastExit).find((st) => st !== null && shellCode(st) !== 0);
+    return failing ? shellCode(failing) : 0;
+  }
+
+  private finish(code: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.reaper.stop();
+    for (const slot of this.slots) clearTimeout(slot.timer);
+    this.log.info({ event: 'exit', code, reaped_orphans: this.reaper.reapedOrphans }, `corral exiting with code ${code}`);
+    this.resolveDone?.(code);
+  }
+}
