@@ -1,0 +1,69 @@
+// Signals: forwarded to every worker's whole process group; SIGUSR1 never opens
+// Node's inspector; SIGHUP restarts the worker.
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { connect } from 'node:net';
+import { fixture, killAll, runCorral } from '../helpers.js';
+
+afterEach(killAll);
+
+for (const pid1 of [true, false]) {
+  const mode = pid1 ? 'as PID 1' : 'as subreaper';
+
+  test(`forwarded signals reach the worker and its grandchildren (${mode})`, async () => {
+    const c = runCorral(['--', 'python3', fixture('signals.py'), '--children', '2'], { pid1 });
+    await c.waitFor(/ready/);
+    await c.waitFor(/child 1: up/);
+    for (const sig of ['SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGCONT', 'SIGALRM']) {
+      await c.kill(sig);
+      // the worker and both grandchildren echo it, in any order
+      await c.waitFor(new RegExp(`(signal ${sig}\n[^]*){3}`));
+      assert.match(c.out.stdout, new RegExp(`^signal ${sig}$`, 'm'));
+      assert.match(c.out.stdout, new RegExp(`^child 0: signal ${sig}$`, 'm'));
+      assert.match(c.out.stdout, new RegExp(`^child 1: signal ${sig}$`, 'm'));
+    }
+    await c.kill('SIGTERM');
+    const r = await c.exited;
+    assert.equal(r.code, 0);
+    const fwd = c.records().filter((rec) => rec.event === 'signal' && rec.action === 'forward');
+    assert.equal(fwd.length, 5, 'each forwarded signal is logged');
+  });
+}
+
+function listening(port) {
+  return new Promise((resolve) => {
+    const s = connect({ host: '127.0.0.1', port }, () => {
+      s.destroy();
+      resolve(true);
+    });
+    s.on('error', () => resolve(false));
+  });
+}
+
+test('SIGUSR1 reaches the worker and never opens the inspector on 9229', async () => {
+  assert.equal(await listening(9229), false, 'nothing listens on 9229 before the test');
+  const c = runCorral(['--', 'python3', fixture('signals.py')]);
+  await c.waitFor(/ready/);
+  await c.kill('SIGUSR1');
+  await c.waitFor(/signal SIGUSR1/);
+  // corral is alive and has handled the signal: an inspector would be up by now.
+  await c.kill('SIGUSR2');
+  await c.waitFor(/signal SIGUSR2/);
+  assert.equal(await listening(9229), false, 'no inspector on 127.0.0.1:9229');
+  assert.doesNotMatch(c.out.stderr, /Debugger listening/);
+  await c.kill('SIGTERM');
+  await c.exited;
+});
+
+test('SIGHUP restarts the worker (new pid), and the stop still works after', async () => {
+  const c = runCorral(['--', 'python3', fixture('signals.py')], { pid1: true });
+  const [, first] = await c.waitFor(/ready \(pid: (\d+)/);
+  await c.kill('SIGHUP');
+  await c.waitFor(/signal SIGTERM/);
+  const [, second] = await c.waitFor(/ready \(pid: (\d+)[^]*ready \(pid: (\d+)/).then((m) => [m[0], m[2]]);
+  assert.notEqual(first, second);
+  await c.kill('SIGTERM');
+  const r = await c.exited;
+  assert.equal(r.code, 0, r.stderr);
+  assert.ok(c.records().some((rec) => rec.event === 'restart' && rec.reason === 'rolling'));
+});
