@@ -38,6 +38,8 @@ await build({
   define,
   // node-pty is loaded lazily and has its own native part.
   external: ['node-pty'],
+  // yargs' help renderer pulls string-width, which does costly work at load time.
+  alias: { 'string-width': join(root, 'src', 'cli', 'string-width.ts') },
   // Bundled CommonJS dependencies need a require() in ESM.
   banner: { js: "import { createRequire as __corralCreateRequire } from 'node:module'; const require = __corralCreateRequire(import.meta.url);" },
   logLevel: 'warning',

@@ -43,5 +43,5 @@ export function createLogger(writer: LineWriter, format: LogFormat, level: Level
     write: format === 'json' ? (s: string) => writer.write(s) : (s: string) => writer.write(prettyLine(s, colour)),
   };
   // No base bindings: `pid` in a record is always a worker's.
-  return pino({ level, base: undefined }, dest);
+  return pino({ level, base: null }, dest);
 }

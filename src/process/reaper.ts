@@ -12,6 +12,8 @@ export interface ReaperEvents {
   onExit(pid: number, status: ExitStatus): void;
   /** A foreign zombie (an adopted orphan) was reaped. */
   onOrphan(pid: number, status: ExitStatus): void;
+  /** After a pass that reaped at least one child. */
+  onPass(): void;
 }
 
 const BACKSTOP_MS = 1000;
@@ -69,6 +71,7 @@ export class Reaper {
         this.events.onOrphan(pid, status);
       }
     }
+    if (r.length > 0) this.events.onPass();
     return r.length / 3;
   }
 }

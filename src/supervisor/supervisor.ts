@@ -62,6 +62,8 @@ export class Supervisor {
   private rolling: Promise<void> | undefined;
   private resolveDone: ((code: number) => void) | undefined;
   readonly forwarded = new Map<string, number>();
+  /** Checks of pending waits, run after every reaping pass that reaped something. */
+  private readonly afterReap = new Set<() => void>();
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger;
@@ -71,6 +73,9 @@ export class Supervisor {
       },
       onOrphan: (pid, status) => {
         this.log.debug({ event: 'reaped', pid, code: status.code, signal: status.signal }, 'reaped an orphan');
+      },
+      onPass: () => {
+        for (const check of this.afterReap) check();
       },
     });
     for (const pool of opts.pools) {
@@ -265,24 +270,30 @@ export class Supervisor {
     return out;
   }
 
-  /** Resolves when pred() holds or the deadline passes; checks every few ms and after every reap. */
+  /** Resolves when pred() holds or the deadline passes; checks after every reap and every few ms. */
   private waitUntil(pred: () => boolean, deadline: number, onSecond?: () => void): Promise<boolean> {
     return new Promise((resolve) => {
       let lastSecond = Date.now();
+      const done = (ok: boolean): void => {
+        clearInterval(t);
+        this.afterReap.delete(check);
+        resolve(ok);
+      };
       const check = (): void => {
-        this.reaper.pass();
-        if (pred()) {
-          clearInterval(t);
-          resolve(true);
-        } else if (Date.now() >= deadline) {
-          clearInterval(t);
-          resolve(false);
-        } else if (onSecond && Date.now() - lastSecond >= 1000) {
+        if (pred()) done(true);
+        else if (Date.now() >= deadline) done(false);
+        else if (onSecond && Date.now() - lastSecond >= 1000) {
           lastSecond = Date.now();
           onSecond();
         }
       };
-      const t = setInterval(check, POLL_MS);
+      // Group members that are not corral's children (a worker's own children) send
+      // corral no SIGCHLD when they exit, hence the poll beside the reap hook.
+      const t = setInterval(() => {
+        this.reaper.pass();
+        check();
+      }, POLL_MS);
+      this.afterReap.add(check);
       check();
     });
   }
