@@ -41,7 +41,8 @@ interface Parsed {
 
 function parse(argv: readonly string[]): Parsed {
   const result: Parsed = {};
-  buildParser(argv, VERSION).parse([...argv], {}, (err: Error | undefined, args: Record<string, unknown>, output: string) => {
+  // With a callback, yargs neither prints nor exits; the result is synchronous here.
+  void buildParser(argv, VERSION).parse([...argv], {}, (err: Error | undefined, args: Record<string, unknown>, output: string) => {
     if (err) result.error = err.message;
     else if (output) result.output = output;
     else result.args = args;

@@ -61,6 +61,11 @@ export function buildParser(argv: readonly string[], version: string): Argv {
     .exitProcess(false);
 }
 
+/** yargs gives strings here (every option is declared as one); arrays from repeats join. */
+function str(v: unknown): string {
+  return Array.isArray(v) ? v.map(String).join(',') : typeof v === 'string' ? v : JSON.stringify(v);
+}
+
 function bad(what: string, got: unknown, expected: string): never {
   throw new CorralError('BAD_VALUE', `--${what}: expected ${expected}, got ${JSON.stringify(got)}`);
 }
@@ -70,23 +75,23 @@ export function toRunOptions(args: Record<string, unknown>, stderrIsTTY: boolean
   const command = ((args._ as unknown[] | undefined) ?? []).map(String);
   if (command.length === 0) throw new CorralError('NO_COMMAND', 'no command given');
 
-  const workersRaw = String(args.workers);
+  const workersRaw = str(args.workers);
   if (!/^\d+$/.test(workersRaw) || Number(workersRaw) < 1) bad('workers', workersRaw, 'a positive integer');
   const workers = Number(workersRaw);
 
-  const restartRaw = args.restart === undefined ? (workers === 1 ? 'never' : 'always') : String(args.restart);
+  const restartRaw = args.restart === undefined ? (workers === 1 ? 'never' : 'always') : str(args.restart);
   if (restartRaw !== 'always' && restartRaw !== 'on-failure' && restartRaw !== 'never') bad('restart', restartRaw, 'always, on-failure or never');
 
-  const graceMs = parseDuration(String(args.grace));
+  const graceMs = parseDuration(str(args.grace));
   if (graceMs === undefined) bad('grace', args.grace, 'a duration like 500ms, 30s, 5m or a number of seconds');
 
-  const stopSignal = parseSignal(String(args.stopSignal));
+  const stopSignal = parseSignal(str(args.stopSignal));
   if (stopSignal === undefined) bad('stop-signal', args.stopSignal, 'a signal name such as SIGTERM, SIGINT or SIGQUIT');
 
-  const formatRaw = args.logFormat === undefined ? (stderrIsTTY ? 'pretty' : 'json') : String(args.logFormat);
+  const formatRaw = args.logFormat === undefined ? (stderrIsTTY ? 'pretty' : 'json') : str(args.logFormat);
   if (formatRaw !== 'json' && formatRaw !== 'pretty') bad('log-format', formatRaw, 'json or pretty');
 
-  const levelRaw = String(args.logLevel).toLowerCase();
+  const levelRaw = str(args.logLevel).toLowerCase();
   if (!(LOG_LEVELS as readonly string[]).includes(levelRaw)) bad('log-level', args.logLevel, LOG_LEVELS.join(', '));
 
   return {

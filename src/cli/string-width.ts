@@ -5,6 +5,7 @@
 let segmenter: Intl.Segmenter | undefined;
 let pictographic: RegExp | undefined;
 // CSI and OSC escape sequences, as strip-ansi matches them.
+// eslint-disable-next-line no-control-regex -- matching escape sequences is the point
 const ANSI = /[\u001B\u009B][[\]()#;?]*(?:(?:(?:;[-a-zA-Z\d/#&.:=?%@~_]+)*|[a-zA-Z\d]+(?:;[-a-zA-Z\d/#&.:=?%@~_]*)*)?\u0007|(?:\d{1,4}(?:;\d{0,4})*)?[\dA-PR-TZcf-nq-uy=><~])/g;
 
 function wide(cp: number): boolean {
@@ -23,7 +24,7 @@ function wide(cp: number): boolean {
 export default function stringWidth(text: string, options: { countAnsiEscapeCodes?: boolean } = {}): number {
   if (typeof text !== 'string' || text.length === 0) return 0;
   const s = options.countAnsiEscapeCodes === true ? text : text.replace(ANSI, '');
-  // eslint-disable-next-line no-control-regex -- plain printable ASCII: the common case
+  // plain printable ASCII: the common case
   if (/^[\x20-\x7e]*$/.test(s)) return s.length;
   segmenter ??= new Intl.Segmenter();
   pictographic ??= /\p{Extended_Pictographic}/u;

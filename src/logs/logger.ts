@@ -31,8 +31,8 @@ export function prettyLine(json: string, colour: boolean): string {
     .filter(([k]) => !skip.has(k))
     .map(([k, v]) => `${k}=${typeof v === 'string' ? v : JSON.stringify(v)}`)
     .join(' ');
-  const tag = level >= 40 ? `${levelNames[level] ?? 'LEVEL' + level} ` : '';
-  const text = `${clock(typeof rec.time === 'number' ? rec.time : Date.now())} corral | ${tag}${String(rec.msg ?? '')}${extra ? ' ' + extra : ''}`;
+  const tag = level >= 40 ? `${levelNames[level] ?? `LEVEL${level}`} ` : '';
+  const text = `${clock(typeof rec.time === 'number' ? rec.time : Date.now())} corral | ${tag}${typeof rec.msg === 'string' ? rec.msg : ''}${extra ? ' ' + extra : ''}`;
   if (!colour) return text + '\n';
   const on = level >= 50 ? '\x1b[1;31m' : level >= 40 ? '\x1b[33m' : '\x1b[2m';
   return `${on}${text}\x1b[0m\n`;
@@ -40,7 +40,14 @@ export function prettyLine(json: string, colour: boolean): string {
 
 export function createLogger(writer: LineWriter, format: LogFormat, level: LevelWithSilent, colour: boolean): Logger {
   const dest = {
-    write: format === 'json' ? (s: string) => writer.write(s) : (s: string) => writer.write(prettyLine(s, colour)),
+    write:
+      format === 'json'
+        ? (s: string): void => {
+            writer.write(s);
+          }
+        : (s: string): void => {
+            writer.write(prettyLine(s, colour));
+          },
   };
   // No base bindings: `pid` in a record is always a worker's.
   return pino({ level, base: null }, dest);
