@@ -51,8 +51,11 @@ function parse(argv: readonly string[]): Parsed {
 }
 
 export async function main(argv: readonly string[]): Promise<number> {
-  let dispatch: (sig: HandledSignal) => void = () => {
-    // Before the supervisor exists there is nothing to stop or forward to.
+  // Signals that arrive before the supervisor exists are kept and replayed once it
+  // runs: a SIGTERM during start-up must still stop the pod.
+  const early: HandledSignal[] = [];
+  let dispatch: (sig: HandledSignal) => void = (sig) => {
+    early.push(sig);
   };
   new SignalQueue((sig) => {
     dispatch(sig);
@@ -74,16 +77,19 @@ export async function main(argv: readonly string[]): Promise<number> {
     const addon = native();
     trackOwnedChildren(addon);
     addon.ignoreTtySignals();
-    if (process.pid !== 1) addon.setSubreaper();
+    const subreaper = process.pid === 1 || addon.setSubreaper();
     const [name] = opts.command;
     if (name !== undefined) resolveCommand(name, process.env);
 
     log = createLogger(new LineWriter(2), opts.logFormat, opts.logLevel, isatty(2));
     const logger = log;
+    if (!subreaper) {
+      logger.warn({ event: 'signal' }, 'cannot become a child subreaper (prctl failed): orphans of workers will be reaped by the host\'s init, not by corral');
+    }
     supervisor = new Supervisor({
       pools: [{ name: 'main', command: opts.command, workers: opts.workers, restart: opts.restart, stopSignal: opts.stopSignal }],
       graceMs: opts.graceMs,
-      interactive: opts.workers === 1 && isatty(0),
+      interactive: opts.workers === 1 && isatty(0) && addon.ownsTerminal(0),
       logger,
       addon,
     });
@@ -91,11 +97,15 @@ export async function main(argv: readonly string[]): Promise<number> {
     dispatch = (sig) => {
       sup.handleSignal(sig);
     };
-    process.on('uncaughtException', (err) => {
+    const internalError = (err: unknown): void => {
       logger.fatal({ err }, 'internal error; stopping');
       sup.requestStop('internal_error');
-    });
-    return await sup.run();
+    };
+    process.on('uncaughtException', internalError);
+    process.on('unhandledRejection', internalError);
+    const done = sup.run();
+    for (const sig of early.splice(0)) sup.handleSignal(sig);
+    return await done;
   } catch (err) {
     const code = userError(err);
     if (code !== undefined) return code;

@@ -555,6 +555,18 @@ static napi_value Foreground(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// ownsTerminal(fd): whether fd is a terminal whose foreground group is corral's own
+// group. Only then may corral hand the terminal to a worker: a corral started in the
+// background must not take the terminal away from the shell.
+static napi_value OwnsTerminal(napi_env env, napi_callback_info info) {
+  int32_t fd;
+  if (arg_i32(env, info, &fd) == NULL) return NULL;
+  pid_t fg = tcgetpgrp(fd);
+  napi_value r;
+  CHECK(env, napi_get_boolean(env, fg > 0 && fg == getpgrp(), &r));
+  return r;
+}
+
 // ignoreTtySignals(): SIGTTIN and SIGTTOU set to SIG_IGN, as tini does, so corral is
 // never stopped for writing to the terminal while a worker owns the foreground.
 // Workers get default dispositions back in child_exec.
@@ -578,6 +590,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"spawn", NULL, Spawn, NULL, NULL, NULL, napi_default, NULL},
       {"pgroupAlive", NULL, PgroupAlive, NULL, NULL, NULL, napi_default, NULL},
       {"foreground", NULL, Foreground, NULL, NULL, NULL, napi_default, NULL},
+      {"ownsTerminal", NULL, OwnsTerminal, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

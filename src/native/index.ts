@@ -52,7 +52,10 @@ export interface Addon {
   reap(): number[];
   spawn(opts: NativeSpawnOptions): NativeSpawnResult;
   pgroupAlive(pgid: number): boolean;
+  /** Gives the terminal on fd back to corral's own process group. */
   foreground(fd: number): boolean;
+  /** fd is a terminal and corral's group is its foreground group. */
+  ownsTerminal(fd: number): boolean;
   ignoreTtySignals(): boolean;
 }
 

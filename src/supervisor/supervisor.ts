@@ -53,8 +53,8 @@ export class Supervisor {
   private readonly log: Logger;
   private readonly policies = new Map<PoolSpec, Policy>();
   private stopping = false;
-  /** The stop was asked for (SIGTERM/SIGINT), not a give-up or the natural end. */
-  private requested = false;
+  /** Why the stop began: a signal name, 'give_up' or 'internal_error'; null if not asked for. */
+  private stopCause: string | null = null;
   private escalated = false;
   private killedAny = false;
   private gaveUp = false;
@@ -306,7 +306,7 @@ export class Supervisor {
   requestStop(why: string): void {
     if (this.stopping) return;
     this.stopping = true;
-    this.requested = why !== 'give_up';
+    this.stopCause = why;
     void this.stopSequence(why).catch((err: unknown) => {
       this.log.error({ err }, 'stop sequence failed');
       this.finish(1);
@@ -395,12 +395,12 @@ export class Supervisor {
   }
 
   private exitCode(): number {
-    if (this.gaveUp) return 1;
+    if (this.gaveUp || this.stopCause === 'internal_error') return 1;
     if (this.initMode) {
       const last = this.slots[0]?.w.lastExit;
       return last ? shellCode(last) : 0;
     }
-    if (this.requested) return this.killedAny ? 1 : 0;
+    if (this.stopCause !== null) return this.killedAny ? 1 : 0;
     const failing = this.slots.map((s) => s.w.lastExit).find((st) => st !== null && shellCode(st) !== 0);
     return failing ? shellCode(failing) : 0;
   }
