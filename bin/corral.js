@@ -1,8 +1,17 @@
 #!/usr/bin/env node
 // corral's executable: the bundled CLI built by `npm ci` (scripts/build.mjs).
-import { main } from '../dist/corral.js';
+// Handlers go in before the bundle loads: a SIGUSR1 with no handler would open Node's
+// inspector, and a SIGTERM sent to PID 1 with no handler would be lost. What arrives
+// meanwhile is handed to main(), which replays it.
+const early = [];
+const keep = (sig) => early.push(sig);
+const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT'];
+for (const sig of signals) process.on(sig, keep);
 
-main(process.argv.slice(2)).then(
+const { main } = await import('../dist/corral.js');
+main(process.argv.slice(2), early, () => {
+  for (const sig of signals) process.off(sig, keep);
+}).then(
   (code) => process.exit(code),
   () => process.exit(1),
 );

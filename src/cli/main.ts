@@ -50,16 +50,20 @@ function parse(argv: readonly string[]): Parsed {
   return result;
 }
 
-export async function main(argv: readonly string[]): Promise<number> {
+/**
+ * Runs corral. `early` holds signals the executable caught before this module loaded;
+ * `releaseEarly` removes its interim handlers once corral's own are installed.
+ */
+export async function main(argv: readonly string[], early: HandledSignal[] = [], releaseEarly?: () => void): Promise<number> {
   // Signals that arrive before the supervisor exists are kept and replayed once it
   // runs: a SIGTERM during start-up must still stop the pod.
-  const early: HandledSignal[] = [];
   let dispatch: (sig: HandledSignal) => void = (sig) => {
     early.push(sig);
   };
   new SignalQueue((sig) => {
     dispatch(sig);
   }).install();
+  releaseEarly?.();
 
   let supervisor: Supervisor | undefined;
   let log: Logger | undefined;

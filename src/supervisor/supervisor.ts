@@ -241,6 +241,7 @@ export class Supervisor {
     this.log.info({ event: 'signal', signal: sig, action: 'forward', groups: n }, `forwarded ${sig} to ${n} worker group(s)`);
   }
 
+  /** SIGHUP: one worker at a time, stop (SIGKILL after grace), start its successor, wait for ready. */
   private rollingRestart(): void {
     if (this.stopping || this.rolling) return;
     this.rolling = (async () => {
@@ -250,11 +251,22 @@ export class Supervisor {
         if (s.kind !== 'starting' && s.kind !== 'ready') continue;
         const old = s.pid;
         this.dispatch(slot, { type: 'stop', reason: 'rolling', at: Date.now() });
-        await this.waitUntil(() => this.stopping || (slot.pid !== null && slot.pid !== old && slot.w.state.kind === 'ready') || slot.w.state.kind === 'exited' || slot.w.state.kind === 'backoff', Infinity);
+        const gone = (): boolean => this.stopping || slot.pid !== old;
+        if (!(await this.waitUntil(gone, Date.now() + this.opts.graceMs))) {
+          this.log.warn({ event: 'stop', pool: slot.pool.name, worker: slot.index, pid: old, grace_ms: this.opts.graceMs }, 'grace period over: sending SIGKILL');
+          this.killGroup(old, 'SIGKILL');
+          await this.waitUntil(gone, Infinity);
+        }
+        const kind = (): string => slot.w.state.kind;
+        await this.waitUntil(() => this.stopping || kind() === 'ready' || kind() === 'exited' || kind() === 'backoff', Infinity);
       }
-    })().finally(() => {
-      this.rolling = undefined;
-    });
+    })()
+      .catch((err: unknown) => {
+        this.log.error({ err }, 'rolling restart failed');
+      })
+      .finally(() => {
+        this.rolling = undefined;
+      });
   }
 
   // ---- stopping ----

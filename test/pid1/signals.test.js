@@ -67,3 +67,18 @@ test('SIGHUP restarts the worker (new pid), and the stop still works after', asy
   assert.equal(r.code, 0, r.stderr);
   assert.ok(c.records().some((rec) => rec.event === 'restart' && rec.reason === 'rolling'));
 });
+
+test('SIGHUP: a worker that ignores the stop signal is SIGKILLed after grace and replaced', async () => {
+  const c = runCorral(['--grace', '500ms', '--', 'python3', fixture('signals.py'), '--ignore-term'], { pid1: true });
+  const [, first] = await c.waitFor(/ready \(pid: (\d+)/);
+  await c.kill('SIGHUP');
+  const m = await c.waitFor(/ready \(pid: \d+[^]*ready \(pid: (\d+)/);
+  assert.notEqual(m[1], first);
+  const exit = c.records().find((rec) => rec.event === 'exit' && rec.worker === 0);
+  assert.equal(exit.signal, 'SIGKILL');
+  assert.equal(exit.reason, 'rolling');
+  await c.kill('SIGTERM');
+  await c.kill('SIGTERM');
+  const r = await c.exited;
+  assert.equal(r.code, 137);
+});

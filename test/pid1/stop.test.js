@@ -2,10 +2,10 @@
 // grace bounds the wait, a second SIGTERM escalates at once.
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
-import { existsSync, mkdtempSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fixture, runCorral, killAll } from '../helpers.js';
+import { fixture, runCorral, killAll, until } from '../helpers.js';
 
 afterEach(killAll);
 
@@ -100,4 +100,25 @@ test('a daemonised grandchild (own session) is stopped before corral exits', asy
   assert.match(r.stdout, /daemon-up/);
   assert.equal(r.code, 0);
   assert.ok(existsSync(marker), 'the daemon got SIGTERM');
+});
+
+test('a SIGTERM that arrives while corral is still starting is not lost', async () => {
+  const c = runCorral(['--', 'sleep', '30'], { pid1: true });
+  // Before node runs any JS, a SIGTERM to a namespace's init is lost (node's own C++
+  // handler re-raises it and the kernel drops it for init); the window corral covers
+  // starts when its executable's first handlers are in (SigCgt has SIGHUP's bit: node
+  // itself catches SIGTERM and SIGINT from the start).
+  const pid = await c.corralPid();
+  await until(() => {
+    try {
+      const caught = /SigCgt:\s*([0-9a-f]+)/.exec(readFileSync(`/proc/${pid}/status`, 'latin1'))[1];
+      return BigInt(`0x${caught}`) & 1n;
+    } catch {
+      return false;
+    }
+  }, { intervalMs: 1, what: 'a SIGTERM handler in corral' });
+  await c.kill('SIGTERM');
+  const r = await c.exited;
+  assert.ok(r.ms < 5000, `stopped promptly (${r.ms} ms)`);
+  assert.ok(r.code === 143 || r.code === 0, `exit ${r.code}`);
 });
