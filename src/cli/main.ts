@@ -91,7 +91,20 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       logger.warn({ event: 'signal' }, 'cannot become a child subreaper (prctl failed): orphans of workers will be reaped by the host\'s init, not by corral');
     }
     supervisor = new Supervisor({
-      pools: [{ name: 'main', command: opts.command, workers: opts.workers, restart: opts.restart, stopSignal: opts.stopSignal }],
+      pools: [
+        {
+          name: 'main',
+          command: opts.command,
+          workers: opts.workers,
+          restart: opts.restart,
+          stopSignal: opts.stopSignal,
+          ready: { kind: 'started' },
+          readyTimeoutMs: 600_000,
+          watchdogMs: null,
+          portBase: null,
+          minReady: 1,
+        },
+      ],
       graceMs: opts.graceMs,
       interactive: opts.workers === 1 && isatty(0) && addon.ownsTerminal(0),
       logger,

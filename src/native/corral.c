@@ -22,13 +22,19 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stddef.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/types.h>
+#include <sys/un.h>
 #include <sys/wait.h>
 #include <termios.h>
 #include <unistd.h>
 
 #include <node_api.h>
+#include <uv.h>
 
 #define CHECK(env, call)                                                  \
   do {                                                                    \
@@ -527,6 +533,182 @@ static napi_value Spawn(napi_env env, napi_callback_info info) {
   return result_obj(env, pid, 0, 0);
 }
 
+
+// ---- sd_notify receiver ----
+//
+// One AF_UNIX datagram socket (path, or abstract when the address starts with '@'),
+// with SO_PASSCRED so every message carries the sender's pid: a READY=1 sent by a
+// grandchild is attributed to the worker whose process group it belongs to. libuv
+// polls the fd; each wake-up drains the socket and hands JS [pid, text, pid, text, ...].
+
+typedef struct {
+  int fd;
+  uv_poll_t poll;
+  napi_threadsafe_function tsfn;
+} notify_state;
+
+static notify_state *notify = NULL;
+
+static void notify_drain_js(napi_env env, napi_value js_cb, void *context, void *data) {
+  (void)context;
+  (void)data;
+  if (env == NULL || notify == NULL) return;
+  napi_value arr;
+  if (napi_create_array(env, &arr) != napi_ok) return;
+  uint32_t n = 0;
+  char buf[65536];
+  char cbuf[CMSG_SPACE(sizeof(struct ucred))];
+  for (;;) {
+    struct iovec iov = {buf, sizeof buf - 1};
+    struct msghdr msg;
+    memset(&msg, 0, sizeof msg);
+    msg.msg_iov = &iov;
+    msg.msg_iovlen = 1;
+    msg.msg_control = cbuf;
+    msg.msg_controllen = sizeof cbuf;
+    ssize_t r = recvmsg(notify->fd, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;  // EAGAIN: drained
+    }
+    int32_t pid = 0;
+    for (struct cmsghdr *c = CMSG_FIRSTHDR(&msg); c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+      if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_CREDENTIALS) {
+        struct ucred cred;
+        memcpy(&cred, CMSG_DATA(c), sizeof cred);
+        pid = (int32_t)cred.pid;
+      } else if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS) {
+        // Passed fds (FDSTORE=1) are not kept: close them instead of leaking.
+        size_t nfd = (c->cmsg_len - CMSG_LEN(0)) / sizeof(int);
+        int fds[64];
+        if (nfd > 64) nfd = 64;
+        memcpy(fds, CMSG_DATA(c), nfd * sizeof(int));
+        for (size_t i = 0; i < nfd; i++) close(fds[i]);
+      }
+    }
+    napi_value p, t;
+    napi_create_int32(env, pid, &p);
+    napi_create_string_utf8(env, buf, (size_t)r, &t);
+    napi_set_element(env, arr, n++, p);
+    napi_set_element(env, arr, n++, t);
+  }
+  if (n == 0) return;
+  napi_value undef;
+  napi_get_undefined(env, &undef);
+  napi_call_function(env, undef, js_cb, 1, &arr, NULL);
+}
+
+static void notify_on_poll(uv_poll_t *h, int status, int events) {
+  (void)h;
+  (void)status;
+  (void)events;
+  if (notify) napi_call_threadsafe_function(notify->tsfn, NULL, napi_tsfn_nonblocking);
+}
+
+static int unix_addr(const char *address, struct sockaddr_un *sa, socklen_t *len) {
+  size_t n = strlen(address);
+  memset(sa, 0, sizeof *sa);
+  sa->sun_family = AF_UNIX;
+  if (n == 0 || n >= sizeof sa->sun_path) return -1;
+  memcpy(sa->sun_path, address, n);
+  if (address[0] == '@') sa->sun_path[0] = '\0';  // abstract namespace: no trailing NUL
+  *len = (socklen_t)(offsetof(struct sockaddr_un, sun_path) + n + (address[0] == '@' ? 0 : 1));
+  return 0;
+}
+
+// notifyOpen(address, onMessages): binds the receiver; returns 0 or an errno.
+static napi_value NotifyOpen(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], r;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *address = argc >= 1 ? get_str(env, argv[0]) : NULL;
+  if (address == NULL || argc < 2 || notify != NULL) {
+    free(address);
+    napi_throw_type_error(env, NULL, "notifyOpen(address, callback), once");
+    return NULL;
+  }
+  struct sockaddr_un sa;
+  socklen_t len;
+  int err = 0;
+  if (unix_addr(address, &sa, &len) < 0) err = ENAMETOOLONG;
+  free(address);
+  int fd = err ? -1 : socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+  if (!err && fd < 0) err = errno;
+  int one = 1;
+  if (!err && setsockopt(fd, SOL_SOCKET, SO_PASSCRED, &one, sizeof one) < 0) err = errno;
+  // Large enough that a burst of X_CORRAL_BATCH records from many workers is not dropped.
+  int rcvbuf = 4 << 20;
+  if (!err) setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
+  if (!err && bind(fd, (struct sockaddr *)&sa, len) < 0) err = errno;
+  if (err) {
+    if (fd >= 0) close(fd);
+    CHECK(env, napi_create_int32(env, err, &r));
+    return r;
+  }
+  notify = calloc(1, sizeof *notify);
+  notify->fd = fd;
+  napi_value name;
+  napi_create_string_utf8(env, "corral-notify", NAPI_AUTO_LENGTH, &name);
+  CHECK(env, napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, notify_drain_js, &notify->tsfn));
+  napi_unref_threadsafe_function(env, notify->tsfn);
+  uv_loop_t *loop;
+  CHECK(env, napi_get_uv_event_loop(env, &loop));
+  uv_poll_init(loop, &notify->poll, fd);
+  uv_poll_start(&notify->poll, UV_READABLE, notify_on_poll);
+  uv_unref((uv_handle_t *)&notify->poll);
+  CHECK(env, napi_create_int32(env, 0, &r));
+  return r;
+}
+
+// ---- the supervisor-held listening socket ----
+
+// listenSocket(host, port, backlog) -> fd (>= 0) or -errno. A plain blocking socket made
+// outside libuv and close-on-exec in corral: libuv must never accept on it, and the
+// workers' blocking accept() must not spin on EAGAIN (O_NONBLOCK is shared by all).
+static napi_value ListenSocket(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3], r;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *host = argc >= 1 ? get_str(env, argv[0]) : NULL;
+  int32_t port = 0, backlog = 1024;
+  if (host == NULL || argc < 2 || !get_i32(env, argv[1], &port)) {
+    free(host);
+    napi_throw_type_error(env, NULL, "listenSocket(host, port, backlog)");
+    return NULL;
+  }
+  if (argc >= 3) get_i32(env, argv[2], &backlog);
+  struct sockaddr_storage ss;
+  socklen_t len;
+  memset(&ss, 0, sizeof ss);
+  int family = strchr(host, ':') ? AF_INET6 : AF_INET;
+  int ok;
+  if (family == AF_INET6) {
+    struct sockaddr_in6 *a = (struct sockaddr_in6 *)&ss;
+    a->sin6_family = AF_INET6;
+    a->sin6_port = htons((uint16_t)port);
+    ok = inet_pton(AF_INET6, host, &a->sin6_addr) == 1;
+    len = sizeof *a;
+  } else {
+    struct sockaddr_in *a = (struct sockaddr_in *)&ss;
+    a->sin_family = AF_INET;
+    a->sin_port = htons((uint16_t)port);
+    ok = inet_pton(AF_INET, host, &a->sin_addr) == 1;
+    len = sizeof *a;
+  }
+  free(host);
+  int err = ok ? 0 : EINVAL;
+  int fd = err ? -1 : socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (!err && fd < 0) err = errno;
+  int one = 1, zero = 0;
+  if (!err) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (!err && family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+  if (!err && bind(fd, (struct sockaddr *)&ss, len) < 0) err = errno;
+  if (!err && listen(fd, backlog) < 0) err = errno;
+  if (err && fd >= 0) close(fd);
+  CHECK(env, napi_create_int32(env, err ? -err : fd, &r));
+  return r;
+}
+
 // ---- small helpers the shell needs ----
 
 // pgroupAlive(pgid): whether any process (zombies included) is left in the group.
@@ -591,6 +773,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"pgroupAlive", NULL, PgroupAlive, NULL, NULL, NULL, napi_default, NULL},
       {"foreground", NULL, Foreground, NULL, NULL, NULL, napi_default, NULL},
       {"ownsTerminal", NULL, OwnsTerminal, NULL, NULL, NULL, napi_default, NULL},
+      {"notifyOpen", NULL, NotifyOpen, NULL, NULL, NULL, napi_default, NULL},
+      {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

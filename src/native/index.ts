@@ -57,6 +57,14 @@ export interface Addon {
   /** fd is a terminal and corral's group is its foreground group. */
   ownsTerminal(fd: number): boolean;
   ignoreTtySignals(): boolean;
+  /**
+   * Binds the sd_notify datagram socket (a path, or abstract when it starts with '@') and
+   * calls onMessages with [pid, text, pid, text, ...] whenever datagrams arrive.
+   * Returns 0, or an errno when the socket cannot be bound. Once per process.
+   */
+  notifyOpen(address: string, onMessages: (batch: (number | string)[]) => void): number;
+  /** A blocking, close-on-exec listening TCP socket: fd, or -errno. */
+  listenSocket(host: string, port: number, backlog: number): number;
 }
 
 let addon: Addon | undefined;

@@ -11,15 +11,28 @@ import { descendants } from '../process/tree.js';
 import { CorralError } from '../errors.js';
 import { next, newWorker, type Effect, type Policy, type RestartPolicy, type Worker, type WorkerEvent } from './lifecycle.js';
 import type { HandledSignal } from '../signals/handlers.js';
+import { attribute, openNotify, parseNotify, type NotifyMessage } from './notify.js';
+import { WorkerMonitor, type ReadySpec } from './readiness.js';
 
+/** What the supervisor runs: a pool, resolved (GPUs planned, user looked up, socket bound). */
 export interface PoolSpec {
   name: string;
   command: readonly string[];
   workers: number;
   restart: RestartPolicy;
   stopSignal: NodeJS.Signals;
+  ready: ReadySpec;
+  readyTimeoutMs: number;
+  watchdogMs: number | null;
+  portBase: number | null;
+  minReady: number;
   cwd?: string;
   env?: Readonly<Record<string, string>>;
+  /** CUDA_VISIBLE_DEVICES per worker index; null leaves it as corral's. */
+  devices?: readonly (string | null)[];
+  /** The supervisor-held listening socket, passed as fd 3. */
+  listenFd?: number;
+  user?: { uid: number; gid: number; groups: readonly number[]; env: Readonly<Record<string, string>> };
 }
 
 export interface SupervisorOptions {
@@ -38,6 +51,11 @@ interface Slot {
   w: Worker;
   pid: number | null;
   timer: NodeJS.Timeout | undefined;
+  /** SIGKILL after grace for a stop that is not the shutdown (rolling, watchdog, ...). */
+  killTimer: NodeJS.Timeout | undefined;
+  monitor: WorkerMonitor | undefined;
+  /** Last STATUS= text the worker sent. */
+  status: string | null;
   /** Process groups of this slot's generations that may still have members. */
   groups: Set<number>;
 }
@@ -64,6 +82,9 @@ export class Supervisor {
   readonly forwarded = new Map<string, number>();
   /** Checks of pending waits, run after every reaping pass that reaped something. */
   private readonly afterReap = new Set<() => void>();
+  private notifyAddress = '';
+  /** Datagrams that could not be parsed or attributed, for metrics and debugging. */
+  notifyMalformed = 0;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger;
@@ -81,7 +102,17 @@ export class Supervisor {
     for (const pool of opts.pools) {
       this.policies.set(pool, { restart: pool.restart, random: opts.random ?? Math.random });
       for (let i = 0; i < pool.workers; i++) {
-        this.slots.push({ pool, index: i, w: newWorker(), pid: null, timer: undefined, groups: new Set() });
+        this.slots.push({
+          pool,
+          index: i,
+          w: newWorker(),
+          pid: null,
+          timer: undefined,
+          killTimer: undefined,
+          monitor: undefined,
+          status: null,
+          groups: new Set(),
+        });
       }
     }
   }
@@ -102,6 +133,9 @@ export class Supervisor {
       this.resolveDone = resolve;
     });
     this.reaper.start();
+    this.notifyAddress = openNotify(this.opts.addon, (pid, text) => {
+      this.onNotify(pid, text);
+    }).address;
     for (const slot of this.slots) this.dispatch(slot, { type: 'start', at: Date.now() });
     return done;
   }
@@ -122,9 +156,21 @@ export class Supervisor {
       case 'spawn':
         this.spawn(slot);
         return;
-      case 'signal':
+      case 'signal': {
+        slot.monitor?.stop();
         this.signalSlot(slot, e.signal === 'stop' ? slot.pool.stopSignal : 'SIGKILL');
+        const st = slot.w.state;
+        if (e.signal === 'stop' && st.kind === 'stopping' && st.reason !== 'shutdown') {
+          const pid = st.pid;
+          clearTimeout(slot.killTimer);
+          slot.killTimer = setTimeout(() => {
+            if (slot.pid !== pid) return;
+            this.log.warn({ event: 'stop', ...who, pid, grace_ms: this.opts.graceMs }, 'grace period over: sending SIGKILL');
+            this.killGroup(pid, 'SIGKILL');
+          }, this.opts.graceMs);
+        }
         return;
+      }
       case 'schedule':
         clearTimeout(slot.timer);
         slot.timer = setTimeout(
@@ -154,14 +200,38 @@ export class Supervisor {
     }
   }
 
+  private port(slot: Slot): number | null {
+    return slot.pool.portBase === null ? null : slot.pool.portBase + slot.index;
+  }
+
   private workerEnv(slot: Slot): NodeJS.ProcessEnv {
-    return {
+    const { pool } = slot;
+    const env: NodeJS.ProcessEnv = {
       ...process.env,
-      ...slot.pool.env,
-      CORRAL_POOL: slot.pool.name,
+      ...pool.user?.env,
+      ...pool.env,
+      CORRAL_POOL: pool.name,
       CORRAL_WORKER: String(slot.index),
-      CORRAL_POOL_SIZE: String(slot.pool.workers),
+      CORRAL_POOL_SIZE: String(pool.workers),
+      NOTIFY_SOCKET: this.notifyAddress,
     };
+    const port = this.port(slot);
+    if (port !== null) env.PORT = String(port);
+    const device = pool.devices?.[slot.index];
+    if (device !== undefined && device !== null) env.CUDA_VISIBLE_DEVICES = device;
+    if (pool.watchdogMs !== null) env.WATCHDOG_USEC = String(pool.watchdogMs * 1000);
+    else delete env.WATCHDOG_USEC;
+    if (pool.listenFd === undefined) {
+      // corral's own socket activation (if any) is not the workers'.
+      delete env.LISTEN_FDS;
+      delete env.LISTEN_PID;
+      delete env.LISTEN_FDNAMES;
+    } else {
+      env.LISTEN_FDS = '1';
+      env.LISTEN_FDNAMES = pool.name;
+      delete env.LISTEN_PID; // the addon appends the worker's own pid
+    }
+    return env;
   }
 
   private spawn(slot: Slot): void {
@@ -173,6 +243,8 @@ export class Supervisor {
         env: this.workerEnv(slot),
         foreground: this.opts.interactive,
         ...(slot.pool.cwd !== undefined && { cwd: slot.pool.cwd }),
+        ...(slot.pool.listenFd !== undefined && { listenFd: slot.pool.listenFd }),
+        ...(slot.pool.user !== undefined && { uid: slot.pool.user.uid, gid: slot.pool.user.gid, groups: slot.pool.user.groups }),
       });
     } catch (err) {
       const code = err instanceof CorralError ? err.exitCode : 1;
@@ -187,15 +259,52 @@ export class Supervisor {
     this.reaper.watch(pid);
     this.log.info({ event: 'spawn', pool: slot.pool.name, worker: slot.index, pid, command: slot.pool.command }, `spawned ${slot.pool.name}.${slot.index}`);
     this.dispatch(slot, { type: 'spawned', pid, at });
-    // Readiness `started`: ready once spawned (the other modes come with readiness probes).
-    this.dispatch(slot, { type: 'ready', at: Date.now() });
-    this.log.info({ event: 'ready', pool: slot.pool.name, worker: slot.index, pid }, `${slot.pool.name}.${slot.index} ready`);
+    slot.status = null;
+    const monitor = new WorkerMonitor(
+      { ready: slot.pool.ready, readyTimeoutMs: slot.pool.readyTimeoutMs, watchdogMs: slot.pool.watchdogMs, port: this.port(slot), index: slot.index },
+      {
+        ready: () => {
+          if (slot.pid !== pid || slot.w.state.kind !== 'starting') return;
+          this.dispatch(slot, { type: 'ready', at: Date.now() });
+          this.log.info({ event: 'ready', pool: slot.pool.name, worker: slot.index, pid, startup_ms: Date.now() - at }, `${slot.pool.name}.${slot.index} ready`);
+        },
+        fail: (reason, detail) => {
+          if (slot.pid !== pid) return;
+          this.log.warn({ event: 'restart', pool: slot.pool.name, worker: slot.index, pid, reason }, `${slot.pool.name}.${slot.index}: ${detail}; restarting`);
+          this.dispatch(slot, { type: 'stop', reason, at: Date.now() });
+        },
+      },
+    );
+    slot.monitor = monitor;
+    monitor.start();
+  }
+
+  private onNotify(senderPid: number, text: string): void {
+    const workerPid = attribute(senderPid, (p) => this.byPid.has(p));
+    const slot = workerPid === undefined ? undefined : this.byPid.get(workerPid);
+    const { msg, malformed } = parseNotify(text);
+    if (!slot || malformed.length > 0) {
+      this.notifyMalformed++;
+      this.log.debug({ event: 'notify', sender: senderPid, malformed, attributed: slot !== undefined }, 'ignored part of an sd_notify message');
+      if (!slot) return;
+    }
+    this.applyNotify(slot, msg);
+  }
+
+  private applyNotify(slot: Slot, msg: NotifyMessage): void {
+    if (msg.status !== undefined) slot.status = msg.status;
+    if (msg.stopping) this.log.info({ event: 'notify', pool: slot.pool.name, worker: slot.index }, `${slot.pool.name}.${slot.index} is stopping`);
+    if (msg.errno !== undefined) this.log.warn({ event: 'notify', pool: slot.pool.name, worker: slot.index, errno: msg.errno }, `${slot.pool.name}.${slot.index} reported errno ${msg.errno}`);
+    slot.monitor?.notify(msg);
   }
 
   private onExit(pid: number, status: ExitStatus): void {
     const slot = this.byPid.get(pid);
     if (!slot) return;
     this.byPid.delete(pid);
+    slot.monitor?.stop();
+    slot.monitor = undefined;
+    clearTimeout(slot.killTimer);
     const s = slot.w.state;
     const spawnedAt = s.kind === 'starting' || s.kind === 'ready' || s.kind === 'stopping' ? s.spawnedAt : Date.now();
     const reason = s.kind === 'stopping' ? s.reason : status.signal !== null ? 'signal' : 'exit';
@@ -251,12 +360,8 @@ export class Supervisor {
         if (s.kind !== 'starting' && s.kind !== 'ready') continue;
         const old = s.pid;
         this.dispatch(slot, { type: 'stop', reason: 'rolling', at: Date.now() });
-        const gone = (): boolean => this.stopping || slot.pid !== old;
-        if (!(await this.waitUntil(gone, Date.now() + this.opts.graceMs))) {
-          this.log.warn({ event: 'stop', pool: slot.pool.name, worker: slot.index, pid: old, grace_ms: this.opts.graceMs }, 'grace period over: sending SIGKILL');
-          this.killGroup(old, 'SIGKILL');
-          await this.waitUntil(gone, Infinity);
-        }
+        // The successor replaces the old pid once it exits (SIGKILL after grace if need be).
+        await this.waitUntil(() => this.stopping || slot.pid !== old, Infinity);
         const kind = (): string => slot.w.state.kind;
         await this.waitUntil(() => this.stopping || kind() === 'ready' || kind() === 'exited' || kind() === 'backoff', Infinity);
       }
@@ -421,7 +526,11 @@ export class Supervisor {
     if (this.finished) return;
     this.finished = true;
     this.reaper.stop();
-    for (const slot of this.slots) clearTimeout(slot.timer);
+    for (const slot of this.slots) {
+      clearTimeout(slot.timer);
+      clearTimeout(slot.killTimer);
+      slot.monitor?.stop();
+    }
     this.log.info({ event: 'exit', code, reaped_orphans: this.reaper.reapedOrphans }, `corral exiting with code ${code}`);
     this.resolveDone?.(code);
   }

@@ -1,0 +1,109 @@
+// The sd_notify protocol (sd_notify(3)): workers send unix datagrams of newline-separated
+// KEY=VALUE to $NOTIFY_SOCKET. The sender's pid comes with each datagram (SO_PASSCRED),
+// so a message from a grandchild is attributed to the worker whose process group (or
+// ancestry) it belongs to.
+
+import { randomBytes } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import type { Addon } from '../native/index.js';
+
+export interface NotifyMessage {
+  ready?: true;
+  status?: string;
+  watchdog?: true;
+  stopping?: true;
+  errno?: number;
+  /** X_CORRAL_BATCH=<size> <seconds>: one inference batch. */
+  batch?: { size: number; seconds: number };
+}
+
+/** Parses one datagram; unknown keys are ignored, malformed values dropped. */
+export function parseNotify(text: string): { msg: NotifyMessage; malformed: string[] } {
+  const msg: NotifyMessage = {};
+  const malformed: string[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const eq = line.indexOf('=');
+    if (eq <= 0) {
+      malformed.push(line);
+      continue;
+    }
+    const key = line.slice(0, eq);
+    const value = line.slice(eq + 1);
+    switch (key) {
+      case 'READY':
+        if (value === '1') msg.ready = true;
+        break;
+      case 'STATUS':
+        msg.status = value;
+        break;
+      case 'WATCHDOG':
+        if (value === '1') msg.watchdog = true;
+        break;
+      case 'STOPPING':
+        if (value === '1') msg.stopping = true;
+        break;
+      case 'ERRNO': {
+        const n = Number(value);
+        if (Number.isInteger(n) && n >= 0) msg.errno = n;
+        else malformed.push(line);
+        break;
+      }
+      case 'X_CORRAL_BATCH': {
+        const m = /^\s*(\d+)\s+(\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/.exec(value);
+        if (m) msg.batch = { size: Number(m[1]), seconds: Number(m[2]) };
+        else malformed.push(line);
+        break;
+      }
+      default:
+        break; // MAINPID, RELOADING, FDSTORE, ... and custom keys: not used by corral
+    }
+  }
+  return { msg, malformed };
+}
+
+function statFields(pid: number): string[] | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The worker a sender belongs to: its process group if that is a worker's, else the
+ * nearest ancestor that is a worker (a grandchild that called setsid()).
+ */
+export function attribute(pid: number, isWorker: (pid: number) => boolean): number | undefined {
+  if (isWorker(pid)) return pid;
+  const first = statFields(pid);
+  if (!first) return undefined;
+  const pgid = Number(first[2]);
+  if (isWorker(pgid)) return pgid;
+  let ppid = Number(first[1]);
+  for (let hops = 0; hops < 64 && ppid > 1; hops++) {
+    if (isWorker(ppid)) return ppid;
+    const f = statFields(ppid);
+    if (!f) return undefined;
+    ppid = Number(f[1]);
+  }
+  return undefined;
+}
+
+export interface NotifyReceiver {
+  /** The value of NOTIFY_SOCKET for workers. */
+  address: string;
+}
+
+/** Opens corral's receiver on an abstract address (no file, works on a read-only root). */
+export function openNotify(addon: Addon, onMessage: (pid: number, text: string) => void): NotifyReceiver {
+  for (let attempt = 0; attempt < 5; attempt++) {
+    const address = `@corral/${process.pid}/${randomBytes(6).toString('hex')}`;
+    const err = addon.notifyOpen(address, (batch) => {
+      for (let i = 0; i + 1 < batch.length; i += 2) onMessage(batch[i] as number, batch[i + 1] as string);
+    });
+    if (err === 0) return { address };
+  }
+  throw new Error('cannot bind the sd_notify socket');
+}
