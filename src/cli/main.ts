@@ -4,15 +4,17 @@
 
 import { writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
-import { CorralError, EXIT_USAGE } from '../errors.js';
+import { CorralError } from '../errors.js';
 import { createLogger, type Logger } from '../logs/logger.js';
 import { LineWriter } from '../logs/writer.js';
 import { native } from '../native/index.js';
 import { trackOwnedChildren } from '../native/owned.js';
-import { resolveCommand } from '../process/spawn.js';
+import { effectiveConfigJson } from '../config/effective.js';
 import { SignalQueue, type HandledSignal } from '../signals/handlers.js';
 import { Supervisor } from '../supervisor/supervisor.js';
-import { buildParser, toRunOptions } from './options.js';
+import { probe, status } from './client.js';
+import { parseInvocation } from './options.js';
+import { preparePools } from './prepare.js';
 
 declare const __CORRAL_VERSION__: string;
 const VERSION = typeof __CORRAL_VERSION__ === 'string' ? __CORRAL_VERSION__ : '0.0.0';
@@ -33,23 +35,6 @@ function userError(err: unknown): number | undefined {
   return undefined;
 }
 
-interface Parsed {
-  args?: Record<string, unknown>;
-  output?: string;
-  error?: string;
-}
-
-function parse(argv: readonly string[]): Parsed {
-  const result: Parsed = {};
-  // With a callback, yargs neither prints nor exits; the result is synchronous here.
-  void buildParser(argv, VERSION).parse([...argv], {}, (err: Error | undefined, args: Record<string, unknown>, output: string) => {
-    if (err) result.error = err.message;
-    else if (output) result.output = output;
-    else result.args = args;
-  });
-  return result;
-}
-
 /**
  * Runs corral. `early` holds signals the executable caught before this module loaded;
  * `releaseEarly` removes its interim handlers once corral's own are installed.
@@ -68,45 +53,39 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
   let supervisor: Supervisor | undefined;
   let log: Logger | undefined;
   try {
-    const parsed = parse(argv);
-    if (parsed.error !== undefined) {
-      const msg = parsed.error.charAt(0).toLowerCase() + parsed.error.slice(1);
-      throw new CorralError('USAGE', msg);
+    const inv = parseInvocation(argv, process.env, isatty(2), VERSION);
+    switch (inv.kind) {
+      case 'output':
+        print(1, inv.text);
+        return 0;
+      case 'check-config':
+        // GPUs, users and commands are checked too; no socket is bound.
+        preparePools(inv.config, null, process.env);
+        print(1, effectiveConfigJson(inv.config));
+        return 0;
+      case 'probe':
+        return await probe(inv.target, inv.http, print);
+      case 'status':
+        return await status(inv.http, print);
+      case 'run':
+        break;
     }
-    if (parsed.output !== undefined) {
-      print(1, parsed.output);
-      return 0;
-    }
-    const opts = toRunOptions(parsed.args ?? {}, isatty(2));
+    const config = inv.config;
     const addon = native();
     trackOwnedChildren(addon);
     addon.ignoreTtySignals();
     const subreaper = process.pid === 1 || addon.setSubreaper();
-    const [name] = opts.command;
-    if (name !== undefined) resolveCommand(name, process.env);
+    const { pools } = preparePools(config, addon, process.env);
 
-    log = createLogger(new LineWriter(2), opts.logFormat, opts.logLevel, isatty(2));
+    log = createLogger(new LineWriter(2), config.logFormat, config.logLevel, isatty(2));
     const logger = log;
     if (!subreaper) {
       logger.warn({ event: 'signal' }, 'cannot become a child subreaper (prctl failed): orphans of workers will be reaped by the host\'s init, not by corral');
     }
     supervisor = new Supervisor({
-      pools: [
-        {
-          name: 'main',
-          command: opts.command,
-          workers: opts.workers,
-          restart: opts.restart,
-          stopSignal: opts.stopSignal,
-          ready: { kind: 'started' },
-          readyTimeoutMs: 600_000,
-          watchdogMs: null,
-          portBase: null,
-          minReady: 1,
-        },
-      ],
-      graceMs: opts.graceMs,
-      interactive: opts.workers === 1 && isatty(0) && addon.ownsTerminal(0),
+      pools,
+      graceMs: config.graceMs,
+      interactive: pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0),
       logger,
       addon,
     });
@@ -132,4 +111,3 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
   }
 }
 
-export { EXIT_USAGE };

@@ -1,106 +1,302 @@
-// The command line: yargs definitions and their validation into RunOptions. Every
-// option is also CORRAL_<NAME> in the environment (flag > env > default).
+// The command line: yargs definitions of every option of SPEC §1, the subcommands, and
+// parseInvocation(), which turns argv and the environment into what to do. yargs only
+// tokenises here: it gets no defaults and no `.env()`, because the config layer must
+// know where each value came from (flag, CORRAL_<NAME> or file) to apply the precedence
+// and to name the source in an error, and because yargs' `.env()` reads process.env,
+// where a corral running inside a corral worker finds CORRAL_POOL, CORRAL_WORKER and
+// CORRAL_POOL_SIZE, which `.strict()` would reject as unknown options.
 
-import yargs, { type Argv } from 'yargs';
+import yargs, { type Argv, type Options } from 'yargs';
 import { CorralError } from '../errors.js';
-import { parseDuration } from '../config/units.js';
-import { parseSignal } from '../process/status.js';
-import type { RestartPolicy } from '../supervisor/lifecycle.js';
-import type { LogFormat } from '../logs/logger.js';
+import { resolveConfig, resolveHttp } from '../config/resolve.js';
+import { ALL_FLAGS, CONFIG_FLAG } from '../config/schema.js';
+import { nearest } from '../config/suggest.js';
+import { LOG_LEVELS, type Config, type HostPort, type LogLevel } from '../config/types.js';
 
-export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
-export type LogLevel = (typeof LOG_LEVELS)[number];
+export { LOG_LEVELS, type LogLevel };
 
-export interface RunOptions {
-  command: string[];
-  workers: number;
-  restart: RestartPolicy;
-  graceMs: number;
-  stopSignal: NodeJS.Signals;
-  logFormat: LogFormat;
-  logLevel: LogLevel;
+export type Invocation =
+  | { kind: 'run'; config: Config }
+  | { kind: 'check-config'; config: Config }
+  | { kind: 'probe'; target: 'livez' | 'readyz'; http: { host: string; port: number } }
+  | { kind: 'status'; http: { host: string; port: number } }
+  | { kind: 'output'; text: string }; // --help / --version text, exit 0
+
+const G_CONFIG = 'Config:';
+const G_WORKERS = 'Workers:';
+const G_READY = 'Readiness and health:';
+const G_STOP = 'Stopping:';
+const G_LOGS = 'Server and logs:';
+
+interface OptionSpec {
+  describe: string;
+  group: string;
+  boolean?: true;
 }
 
-const USAGE = `corral [options] [--] <command> [args...]
+/** Every option of SPEC §1, in help order. The defaults live in the config layer. */
+const OPTIONS: Record<string, OptionSpec> = {
+  config: { group: G_CONFIG, describe: 'TOML config file with [pools.NAME] tables (JSON if the name ends in .json)  (default: none)' },
+  workers: { group: G_WORKERS, describe: 'worker count N, or "gpu": one per GPU × --workers-per-gpu  (default: 1)' },
+  gpus: { group: G_WORKERS, describe: 'GPUs the pool may use: all, none, or indexes/UUIDs such as 0,2  (default: all if GPUs are found, else none)' },
+  'workers-per-gpu': { group: G_WORKERS, describe: 'workers sharing one GPU, with --workers gpu  (default: 1)' },
+  restart: { group: G_WORKERS, describe: 'always | on-failure | never  (default: never for 1 worker, else always)' },
+  user: { group: G_WORKERS, describe: 'run workers as UID[:GID] or NAME, supplementary groups from /etc/group  (default: corral\'s own)' },
+  pty: { group: G_WORKERS, boolean: true, describe: 'run workers under a pseudo-terminal; stdout and stderr arrive merged  (default: off)' },
+  'max-rss': { group: G_WORKERS, describe: 'recycle a worker whose process tree RSS exceeds SIZE  (default: off)' },
+  ready: { group: G_READY, describe: 'started | notify | tcp:PORT | http:URL; {port} and {worker} are filled in per worker  (default: started)' },
+  'min-ready': { group: G_READY, describe: 'ready workers a pool needs for /readyz to be 200  (default: 1)' },
+  'ready-timeout': { group: G_READY, describe: 'restart a worker that is not ready after DURATION  (default: 10m)' },
+  watchdog: { group: G_READY, describe: 'restart a worker whose heartbeat is older than DURATION  (default: off)' },
+  'port-base': { group: G_READY, describe: 'worker i gets PORT=N+i  (default: off)' },
+  listen: { group: G_READY, describe: 'bind HOST:PORT ([::]:8080, :8080) once and pass it to every worker as fd 3  (default: off)' },
+  grace: { group: G_STOP, describe: 'from the first stop signal to SIGKILL of what remains  (default: 25s)' },
+  'drain-delay': { group: G_STOP, describe: 'after SIGTERM, how long /readyz is 503 before workers are signalled  (default: 0s)' },
+  'stop-signal': { group: G_STOP, describe: 'signal that stops a worker  (default: SIGTERM)' },
+  http: { group: G_LOGS, describe: 'health, readiness and metrics server HOST:PORT, or off  (default: 0.0.0.0:9000)' },
+  'log-format': { group: G_LOGS, describe: 'json | pretty  (default: pretty if stderr is a TTY, else json)' },
+  'log-level': { group: G_LOGS, describe: `${LOG_LEVELS.join(' | ')}  (default: info)` },
+  'feedback-file': { group: G_LOGS, describe: 'append feedback records (JSON lines) to this file instead of the log  (default: off)' },
+};
 
-PID 1 for GPU inference containers: runs <command> as a pool of workers, reaps every
-zombie, forwards signals to each worker's process group and stops gracefully.`;
+const SUBCOMMANDS = ['check-config', 'probe', 'status'] as const;
+type Subcommand = (typeof SUBCOMMANDS)[number];
 
-export function buildParser(argv: readonly string[], version: string): Argv {
-  return yargs([...argv])
-    .scriptName('corral')
-    .usage(USAGE)
-    .parserConfiguration({ 'halt-at-non-option': true, 'populate--': false, 'camel-case-expansion': true })
-    .env('CORRAL')
-    .option('workers', { type: 'string', default: '1', describe: 'worker count', group: 'Pool:' })
-    .option('restart', {
-      type: 'string',
-      describe: 'restart policy: always | on-failure | never (default: never for 1 worker, else always)',
-      group: 'Pool:',
-    })
-    .option('stop-signal', { type: 'string', default: 'SIGTERM', describe: 'signal that stops a worker', group: 'Pool:' })
-    .option('grace', {
-      type: 'string',
-      default: '25s',
-      describe: 'from the first stop signal to SIGKILL of what remains (500ms, 30s, 5m, or seconds)',
-      group: 'Stopping:',
-    })
-    .option('log-format', { type: 'string', describe: 'json | pretty (default: pretty if stderr is a TTY, else json)', group: 'Logs:' })
-    .option('log-level', { type: 'string', default: 'info', describe: LOG_LEVELS.join(' | '), group: 'Logs:' })
-    .epilogue(
-      'Each option is also an environment variable CORRAL_<NAME> (e.g. CORRAL_GRACE=30s); flags win.\n\n' +
-        'Exit codes: with one worker and restart never, the worker\'s own (128+signal if a signal ended it);\n' +
-        'otherwise 0 after a clean stop and 1 if something had to be SIGKILLed or a pool gave up;\n' +
-        '2 usage error; 126 command not executable; 127 command not found.',
-    )
-    .strict()
-    .help()
-    .alias('h', 'help')
-    .version(version)
-    .wrap(Math.min(100, process.stdout.columns || 100))
-    .exitProcess(false);
+const RUN_USAGE = `corral [options] [--] <command> [args...]     run <command> as a pool named "main"
+corral --config corral.toml [options]         run the pools of a config file
+corral check-config [--config F] [options]    validate; print the effective config as JSON
+corral probe <livez|readyz> [--http ADDR]     exit 0 if the endpoint answers 200
+corral status [--http ADDR]                   print the pools and workers of a running corral
+
+PID 1 for GPU inference containers: runs pools of workers, reaps every zombie, forwards
+signals to each worker's process group, serves /livez, /readyz and /metrics, and drains
+gracefully on SIGTERM.`;
+
+const CHECK_USAGE = `corral check-config [--config FILE] [options] [[--] <command> [args...]]
+
+Validates the configuration exactly as a run would (flags > CORRAL_* env vars > file >
+defaults) and prints the effective config as JSON; pool env values are shown as "***".
+Exit 0 if it is valid, 2 if not.`;
+
+const PROBE_USAGE = `corral probe <livez|readyz> [--http ADDR] [--config FILE]
+
+Asks a running corral's /livez or /readyz; for Docker HEALTHCHECK and exec probes.`;
+
+const STATUS_USAGE = `corral status [--http ADDR] [--config FILE]
+
+Prints the pools and workers of a running corral, from its /status endpoint.`;
+
+const RUN_EPILOGUE = `DURATION: 500ms, 30s, 5m, 1h, or a number of seconds. SIZE: 512MiB, 8GiB, 2GB, or bytes.
+
+Every option is also an environment variable CORRAL_<NAME> (CORRAL_WORKERS_PER_GPU=2) and a config-file key (workers_per_gpu); flag > env > file > default. With --config, pool options given as flags or env vars override that key in every pool of the file. Options end at the first word that is not one: \`corral python serve.py --port 1\` passes --port to python; \`--\` makes that explicit (\`corral -- status\` runs a program called status).
+
+Exit codes: one worker with restart never ("init mode"): the worker's own, 128+signal if a signal ended it (143 SIGTERM, 137 SIGKILL after --grace), 127 command not found, 126 not executable. Otherwise: 0 after a clean stop, 1 if a worker had to be SIGKILLed or a pool gave up, else the first failing worker's status. 2: usage or config error, before anything starts.`;
+
+const PROBE_EPILOGUE = `--http defaults to CORRAL_HTTP, then the \`http\` key of --config / CORRAL_CONFIG, then 0.0.0.0:9000; a wildcard host (0.0.0.0, ::) means loopback.
+
+Exit codes: 0 the endpoint answered 200; 1 it answered something else or could not be reached; 2 usage error.`;
+
+const STATUS_EPILOGUE = `--http defaults to CORRAL_HTTP, then the \`http\` key of --config / CORRAL_CONFIG, then 0.0.0.0:9000; a wildcard host (0.0.0.0, ::) means loopback.
+
+Exit codes: 0 printed; 1 corral could not be reached; 2 usage error.`;
+
+function wrap(): number {
+  return Math.min(100, process.stdout.columns || 100);
 }
 
-/** yargs gives strings here (every option is declared as one); arrays from repeats join. */
-function str(v: unknown): string {
-  return Array.isArray(v) ? v.map(String).join(',') : typeof v === 'string' ? v : JSON.stringify(v);
+/** yargs 18 has usageConfiguration; its types (@types/yargs 17) do not know it yet. */
+function hideTypes(p: Argv): Argv {
+  const withUsage = p as Argv & { usageConfiguration?: (c: { 'hide-types': boolean }) => Argv };
+  return typeof withUsage.usageConfiguration === 'function' ? withUsage.usageConfiguration({ 'hide-types': true }) : p;
 }
 
-function bad(what: string, got: unknown, expected: string): never {
-  throw new CorralError('BAD_VALUE', `--${what}: expected ${expected}, got ${JSON.stringify(got)}`);
+/** `halt`: options end at the first word that is not one (the rest is the command). */
+function base(argv: readonly string[], usage: string, version: string, halt: boolean): Argv {
+  return hideTypes(
+    yargs([...argv])
+      .scriptName('corral')
+      .usage(usage)
+      .parserConfiguration({
+        'camel-case-expansion': false,
+        // A repeated option: the last one wins, as in most CLIs.
+        'duplicate-arguments-array': false,
+        'halt-at-non-option': halt,
+        // Values stay strings for the validators: "08", "1e3" and "0x10" are not numbers.
+        'parse-positional-numbers': false,
+        'parse-numbers': false,
+        // The command keeps its own `--`: `corral -- cmd -- x` runs `cmd -- x`.
+        'populate--': false,
+      })
+      .help()
+      .alias('h', 'help')
+      .version(version)
+      .wrap(wrap())
+      .exitProcess(false),
+  );
 }
 
-/** Turns parsed flags into validated options; every mistake is a CorralError (exit 2). */
-export function toRunOptions(args: Record<string, unknown>, stderrIsTTY: boolean): RunOptions {
-  const command = ((args._ as unknown[] | undefined) ?? []).map(String);
-  if (command.length === 0) throw new CorralError('NO_COMMAND', 'no command given');
+function defineOptions(p: Argv, names: readonly string[]): Argv {
+  let out = p;
+  for (const name of names) {
+    const spec = OPTIONS[name];
+    if (spec === undefined) continue;
+    const opt: Options = { describe: spec.describe, group: spec.group, type: spec.boolean ? 'boolean' : 'string' };
+    out = out.option(name, opt);
+  }
+  return out;
+}
 
-  const workersRaw = str(args.workers);
-  if (!/^\d+$/.test(workersRaw) || Number(workersRaw) < 1) bad('workers', workersRaw, 'a positive integer');
-  const workers = Number(workersRaw);
+/** The run (and check-config) parser: every option, options stop at the first non-option. */
+export function buildParser(argv: readonly string[], version: string, usage = RUN_USAGE): Argv {
+  return defineOptions(base(argv, usage, version, true), Object.keys(OPTIONS))
+    .epilogue(RUN_EPILOGUE)
+    .strict();
+}
 
-  const restartRaw = args.restart === undefined ? (workers === 1 ? 'never' : 'always') : str(args.restart);
-  if (restartRaw !== 'always' && restartRaw !== 'on-failure' && restartRaw !== 'never') bad('restart', restartRaw, 'always, on-failure or never');
+function buildClientParser(argv: readonly string[], version: string, sub: 'probe' | 'status'): Argv {
+  return base(argv, sub === 'probe' ? PROBE_USAGE : STATUS_USAGE, version, false)
+    .option('http', { type: 'string', describe: 'HOST:PORT of the corral to ask  (default: 0.0.0.0:9000, see below)' })
+    .option(CONFIG_FLAG, { type: 'string', describe: 'take the address from the `http` key of this config file' })
+    .epilogue(sub === 'probe' ? PROBE_EPILOGUE : STATUS_EPILOGUE)
+    .strictOptions();
+}
 
-  const graceMs = parseDuration(str(args.grace));
-  if (graceMs === undefined) bad('grace', args.grace, 'a duration like 500ms, 30s, 5m or a number of seconds');
+interface Parsed {
+  args: Record<string, unknown>;
+  output?: string;
+}
 
-  const stopSignal = parseSignal(str(args.stopSignal));
-  if (stopSignal === undefined) bad('stop-signal', args.stopSignal, 'a signal name such as SIGTERM, SIGINT or SIGQUIT');
+/** yargs' message, made one line; an unknown option says what was probably meant. */
+function usageError(message: string, valid: readonly string[], sub: string | null): CorralError {
+  const first = message.split('\n')[0] ?? message;
+  const unknown = /^Unknown arguments?: (.+)$/.exec(first);
+  if (unknown) {
+    const names = (unknown[1] ?? '').split(', ');
+    const parts = names.map((n) => {
+      const dashed = n.length === 1 ? `-${n}` : `--${n}`;
+      if (sub !== null && ALL_FLAGS.includes(n)) return `${dashed} (not an option of \`corral ${sub}\`)`;
+      const guess = nearest(n, valid);
+      return guess === undefined ? dashed : `${dashed} (did you mean --${guess}?)`;
+    });
+    const hint = sub === null ? {} : { hint: `run \`corral ${sub} --help\` for its options` };
+    return new CorralError('USAGE', `unknown option${parts.length > 1 ? 's' : ''} ${parts.join(', ')}`, hint);
+  }
+  return new CorralError('USAGE', first.charAt(0).toLowerCase() + first.slice(1));
+}
 
-  const formatRaw = args.logFormat === undefined ? (stderrIsTTY ? 'pretty' : 'json') : str(args.logFormat);
-  if (formatRaw !== 'json' && formatRaw !== 'pretty') bad('log-format', formatRaw, 'json or pretty');
+function run(parser: Argv, argv: readonly string[], valid: readonly string[] = ALL_FLAGS, sub: string | null = null): Parsed {
+  let result: Parsed | undefined;
+  let error: string | undefined;
+  // With a callback, yargs neither prints nor exits, and calls back synchronously.
+  void parser.parse([...argv], {}, (err: Error | undefined, args: Record<string, unknown>, output: string) => {
+    if (err) error = err.message;
+    else result = output ? { args, output } : { args };
+  });
+  if (error !== undefined) throw usageError(error, valid, sub);
+  if (result === undefined) throw new CorralError('USAGE', 'cannot parse the command line');
+  return result;
+}
 
-  const levelRaw = str(args.logLevel).toLowerCase();
-  if (!(LOG_LEVELS as readonly string[]).includes(levelRaw)) bad('log-level', args.logLevel, LOG_LEVELS.join(', '));
+const VALUE_FLAGS = new Set(Object.keys(OPTIONS).filter((k) => OPTIONS[k]?.boolean !== true));
 
-  return {
-    command,
-    workers,
-    restart: restartRaw,
-    graceMs,
-    stopSignal,
-    logFormat: formatRaw,
-    logLevel: levelRaw as LogLevel,
-  };
+/**
+ * `--grace -5s` would reach yargs as the short flags -5, -s; joined as `--grace=-5s`, the
+ * value gets to the validator, which can say what is wrong with it. Only the options
+ * part of argv is touched, never the command.
+ */
+function joinDashValues(argv: readonly string[]): string[] {
+  const out = [...argv];
+  for (let i = 0; i < out.length; i++) {
+    const tok = out[i] ?? '';
+    if (tok === '--' || !tok.startsWith('-')) break;
+    if (!tok.startsWith('--') || tok.includes('=') || !VALUE_FLAGS.has(tok.slice(2))) continue;
+    const next = out[i + 1];
+    if (next === undefined) break;
+    if (/^-\d/.test(next)) out.splice(i, 2, `${tok}=${next}`);
+    else if (!next.startsWith('-')) i++;
+  }
+  return out;
+}
+
+type Flags = Record<string, string | boolean | undefined>;
+
+function flagsOf(args: Record<string, unknown>, names: readonly string[]): Flags {
+  const out: Flags = {};
+  for (const name of names) {
+    let v = args[name];
+    if (Array.isArray(v)) v = v[v.length - 1];
+    if (typeof v === 'string' || typeof v === 'boolean') out[name] = v;
+    else if (typeof v === 'number') out[name] = String(v);
+  }
+  return out;
+}
+
+function positionals(args: Record<string, unknown>): string[] {
+  const rest = args._;
+  return Array.isArray(rest) ? rest.map((x) => String(x)) : [];
+}
+
+/** Probes connect to the server: a wildcard bind address is reached through loopback. */
+function connectable(http: HostPort): HostPort {
+  const wildcard = http.host === '0.0.0.0' || http.host === '::' || http.host === '';
+  // 127.0.0.1 also reaches a dual-stack [::] server, and works where IPv6 is disabled.
+  return wildcard ? { host: '127.0.0.1', port: http.port } : { host: http.host, port: http.port };
+}
+
+function clientHttp(flags: Flags, env: NodeJS.ProcessEnv, sub: Subcommand): HostPort {
+  const http = resolveHttp({ flags, env });
+  if (http === null) {
+    throw new CorralError('USAGE', `${sub}: the HTTP server is off (http = "off"), so there is nothing to ask`, {
+      hint: 'give the address of a running corral with --http HOST:PORT',
+    });
+  }
+  return connectable(http);
+}
+
+function subcommand(sub: Subcommand, rest: readonly string[], pre: Flags, env: NodeJS.ProcessEnv, stderrIsTTY: boolean, version: string): Invocation {
+  if (sub === 'check-config') {
+    const argv = joinDashValues(rest);
+    const parsed = run(buildParser(argv, version, CHECK_USAGE), argv);
+    if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
+    const flags = { ...pre, ...flagsOf(parsed.args, ALL_FLAGS) };
+    return { kind: 'check-config', config: resolveConfig({ flags, env, command: positionals(parsed.args), stderrIsTTY }) };
+  }
+  const misplaced = Object.keys(pre).filter((k) => k !== 'http' && k !== CONFIG_FLAG);
+  if (misplaced.length > 0) {
+    throw new CorralError('USAGE', `${sub} takes only --http and --config, got --${misplaced.join(', --')}`, { hint: `run \`corral ${sub} --help\`` });
+  }
+  const parsed = run(buildClientParser(rest, version, sub), rest, ['http', CONFIG_FLAG], sub);
+  if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
+  const flags = { ...pre, ...flagsOf(parsed.args, ['http', CONFIG_FLAG]) };
+  const words = positionals(parsed.args);
+  if (sub === 'status') {
+    if (words.length > 0) throw new CorralError('USAGE', `status takes no arguments, got ${JSON.stringify(words.join(' '))}`, { hint: 'run `corral status --help`' });
+    return { kind: 'status', http: clientHttp(flags, env, sub) };
+  }
+  const [target, ...extra] = words;
+  if ((target !== 'livez' && target !== 'readyz') || extra.length > 0) {
+    const got = words.length === 0 ? 'nothing' : JSON.stringify(words.join(' '));
+    throw new CorralError('USAGE', `probe: expected livez or readyz, got ${got}`, { hint: 'e.g. `corral probe readyz --http 127.0.0.1:9000`' });
+  }
+  return { kind: 'probe', target, http: clientHttp(flags, env, sub) };
+}
+
+/**
+ * What the command line asks for. Throws a CorralError (exit 2) for any mistake of the
+ * user's: an unknown option, a bad value, a bad config file, no command.
+ */
+export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv, stderrIsTTY: boolean, version: string): Invocation {
+  const args = joinDashValues(argv);
+  const parsed = run(buildParser(args, version), args);
+  if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
+  const flags = flagsOf(parsed.args, ALL_FLAGS);
+  const tail = positionals(parsed.args);
+  // yargs drops the `--` it halted at; the first word is a subcommand only if it came
+  // before any `--` (`corral -- status` runs a program called status).
+  const haltedAt = args.length - tail.length;
+  const afterDashDash = haltedAt > 0 && args[haltedAt - 1] === '--';
+  const first = tail[0];
+  const sub = SUBCOMMANDS.find((s) => s === first);
+  if (sub !== undefined && !afterDashDash) return subcommand(sub, tail.slice(1), flags, env, stderrIsTTY, version);
+  return { kind: 'run', config: resolveConfig({ flags, env, command: tail, stderrIsTTY }) };
 }

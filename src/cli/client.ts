@@ -1,0 +1,74 @@
+// `corral probe` and `corral status`: small clients of a running corral's HTTP server.
+
+import { request } from 'node:http';
+import type { HostPort } from '../config/types.js';
+
+function get(http: HostPort, path: string, timeoutMs: number): Promise<{ status: number; body: string } | { error: string }> {
+  return new Promise((resolve) => {
+    const req = request({ host: http.host, port: http.port, path, method: 'GET', timeout: timeoutMs, agent: false }, (res) => {
+      let body = '';
+      res.setEncoding('utf8');
+      res.on('data', (d: string) => (body += d));
+      res.on('end', () => {
+        resolve({ status: res.statusCode ?? 0, body });
+      });
+    });
+    req.on('timeout', () => {
+      req.destroy(new Error(`no answer within ${timeoutMs} ms`));
+    });
+    req.on('error', (err) => {
+      resolve({ error: err.message });
+    });
+    req.end();
+  });
+}
+
+/** Exit 0 when the endpoint answers 200, else 1 (Docker HEALTHCHECK, exec probes). */
+export async function probe(target: 'livez' | 'readyz', http: HostPort, print: (fd: number, s: string) => void): Promise<number> {
+  const r = await get(http, `/${target}`, 5000);
+  if ('error' in r) {
+    print(2, `corral: probe ${target}: cannot reach corral at ${http.host}:${http.port} (${r.error})`);
+    return 1;
+  }
+  if (r.status !== 200) print(2, `corral: probe ${target}: ${r.status} ${r.body.trim().slice(0, 500)}`);
+  return r.status === 200 ? 0 : 1;
+}
+
+interface StatusWorker {
+  index?: number;
+  pid?: number | null;
+  state?: string;
+  gpu?: string | null;
+  restarts?: number;
+  uptime_s?: number | null;
+  status?: string | null;
+}
+
+/** Prints a table of pools and workers from GET /status. */
+export async function status(http: HostPort, print: (fd: number, s: string) => void): Promise<number> {
+  const r = await get(http, '/status', 5000);
+  if ('error' in r) {
+    print(2, `corral: status: cannot reach corral at ${http.host}:${http.port} (${r.error})`);
+    return 1;
+  }
+  if (r.status !== 200) {
+    print(2, `corral: status: ${r.status} from ${http.host}:${http.port}`);
+    return 1;
+  }
+  let doc: { pools?: Record<string, { workers?: StatusWorker[] }> };
+  try {
+    doc = JSON.parse(r.body) as typeof doc;
+  } catch {
+    print(2, 'corral: status: the answer is not JSON');
+    return 1;
+  }
+  const rows = [['POOL', 'WORKER', 'PID', 'STATE', 'GPU', 'RESTARTS', 'UPTIME', 'STATUS']];
+  for (const [pool, p] of Object.entries(doc.pools ?? {})) {
+    for (const w of p.workers ?? []) {
+      rows.push([pool, String(w.index ?? ''), String(w.pid ?? '-'), w.state ?? '', w.gpu ?? '-', String(w.restarts ?? 0), w.uptime_s == null ? '-' : `${Math.round(w.uptime_s)}s`, w.status ?? '']);
+    }
+  }
+  const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
+  print(1, rows.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n'));
+  return 0;
+}

@@ -1,0 +1,93 @@
+// From a validated Config to what the supervisor runs: GPUs planned, users looked up,
+// commands found on PATH, the supervisor-held sockets bound. Everything that can fail
+// because of the user's input fails here, before any worker is spawned (exit 2).
+
+import { constants as osc } from 'node:os';
+import type { Config, PoolConfig } from '../config/types.js';
+import { CorralError } from '../errors.js';
+import { planGpus } from '../gpu/assign.js';
+import { discoverGpus, type Gpu } from '../gpu/discover.js';
+import type { Addon } from '../native/index.js';
+import { resolveCommand } from '../process/spawn.js';
+import { resolveUser } from '../process/user.js';
+import type { PoolSpec } from '../supervisor/supervisor.js';
+
+/**
+ * Whether a pool asks for GPU placement. With `gpus` left at its default and a fixed
+ * worker count of 1 (the tini-style `corral -- python serve.py`), corral leaves
+ * CUDA_VISIBLE_DEVICES alone: a single tensor-parallel server must keep seeing every GPU.
+ */
+export function wantsGpus(pool: PoolConfig): boolean {
+  if (pool.gpus === 'none') return false;
+  if (pool.workers === 'gpu' || pool.gpus !== 'auto') return true;
+  return pool.workers > 1;
+}
+
+function errnoName(n: number): string {
+  return Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
+}
+
+export interface Prepared {
+  pools: PoolSpec[];
+  gpus: Gpu[];
+}
+
+/**
+ * With `addon` null (check-config), no socket is bound and no GPU is looked for: a config
+ * is often checked where it is built, on a machine without the GPUs it will run on.
+ */
+export function preparePools(config: Config, addon: Addon | null, env: NodeJS.ProcessEnv): Prepared {
+  const checkOnly = addon === null;
+  const gpus = !checkOnly && config.pools.some(wantsGpus) ? discoverGpus(env) : [];
+  const pools = config.pools.map((pool): PoolSpec => {
+    const poolEnv: Record<string, string> = { ...pool.env };
+    let workers: number;
+    let devices: (string | null)[] | undefined;
+    if (checkOnly) {
+      workers = pool.workers === 'gpu' ? 0 : pool.workers;
+    } else if (wantsGpus(pool)) {
+      const plan = planGpus(pool, gpus, env.CUDA_VISIBLE_DEVICES);
+      workers = plan.workers;
+      devices = plan.devices;
+      // nvidia-smi numbers GPUs in PCI bus order; CUDA, by default, fastest first.
+      if (devices.some((d) => d !== null && /^\d+$/.test(d)) && env.CUDA_DEVICE_ORDER === undefined && poolEnv.CUDA_DEVICE_ORDER === undefined) {
+        poolEnv.CUDA_DEVICE_ORDER = 'PCI_BUS_ID';
+      }
+    } else {
+      if (pool.workers === 'gpu') throw new CorralError('GPU', `pool ${pool.name}: --workers gpu needs GPUs, but --gpus is none`);
+      workers = pool.workers;
+    }
+    const [name] = pool.command;
+    if (name !== undefined) resolveCommand(name, { ...env, ...poolEnv });
+    const user = pool.user === null ? undefined : resolveUser(pool.user);
+    let listenFd: number | undefined;
+    if (pool.listen !== null && addon !== null) {
+      const host = pool.listen.host === '' ? '0.0.0.0' : pool.listen.host;
+      const fd = addon.listenSocket(host, pool.listen.port, 1024);
+      if (fd < 0) {
+        throw new CorralError('BAD_VALUE', `pool ${pool.name}: cannot listen on ${host}:${pool.listen.port} (${errnoName(-fd)})`, {
+          hint: 'pick a free port, or a local address of this container',
+        });
+      }
+      listenFd = fd;
+    }
+    return {
+      name: pool.name,
+      command: pool.command,
+      workers,
+      restart: pool.restart,
+      stopSignal: pool.stopSignal,
+      ready: pool.ready,
+      readyTimeoutMs: pool.readyTimeoutMs,
+      watchdogMs: pool.watchdogMs,
+      portBase: pool.portBase,
+      minReady: pool.minReady,
+      env: poolEnv,
+      ...(pool.cwd !== null && { cwd: pool.cwd }),
+      ...(devices !== undefined && { devices }),
+      ...(listenFd !== undefined && { listenFd }),
+      ...(user !== undefined && { user }),
+    };
+  });
+  return { pools, gpus };
+}

@@ -1,0 +1,61 @@
+// The validated configuration: what the supervisor runs. Built by resolve.ts from flags,
+// CORRAL_* environment variables, the config file and the defaults, in that precedence.
+
+import type { RestartPolicy } from '../supervisor/lifecycle.js';
+
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+/** How a worker is judged ready (SPEC §3). `port`/`url` keep their {port}/{worker} placeholders. */
+export type ReadySpec = { kind: 'started' } | { kind: 'notify' } | { kind: 'tcp'; port: string } | { kind: 'http'; url: string };
+
+export interface HostPort {
+  /** A literal IP for --listen; an IP or host name for --http. `:PORT` means 0.0.0.0. */
+  host: string;
+  port: number;
+}
+
+export interface PoolConfig {
+  name: string;
+  command: string[];
+  /** 'gpu' = one per GPU found (after `gpus`) times `workersPerGpu`. */
+  workers: number | 'gpu';
+  /** 'auto' (the default): all GPUs if any are found, else none; a list holds indexes or UUIDs as given. */
+  gpus: 'all' | 'none' | 'auto' | string[];
+  workersPerGpu: number;
+  restart: RestartPolicy;
+  ready: ReadySpec;
+  readyTimeoutMs: number;
+  /** null: no heartbeat is required. */
+  watchdogMs: number | null;
+  /** The socket corral binds and passes to every worker as fd 3; null: none. */
+  listen: HostPort | null;
+  /** Worker i gets PORT=portBase+i; null: no PORT. */
+  portBase: number | null;
+  stopSignal: NodeJS.Signals;
+  /** Ready workers the pool needs for /readyz; 0 means the pool never holds readiness back. */
+  minReady: number;
+  /** `UID[:GID]` or a user name, resolved when workers are spawned; null: corral's own user. */
+  user: string | null;
+  maxRssBytes: number | null;
+  pty: boolean;
+  /** Absolute working directory of the workers; null: corral's own. */
+  cwd: string | null;
+  /** Added to corral's environment for this pool's workers. */
+  env: Record<string, string>;
+}
+
+export interface Config {
+  /** The config file as the user named it, or null when the pool came from the command line. */
+  source: string | null;
+  /** The health and metrics server; null: off. */
+  http: HostPort | null;
+  graceMs: number;
+  drainDelayMs: number;
+  logFormat: 'json' | 'pretty';
+  logLevel: LogLevel;
+  /** Absolute path, or null: feedback records go to the log stream. */
+  feedbackFile: string | null;
+  /** In file order: started in this order, stopped in reverse. */
+  pools: PoolConfig[];
+}

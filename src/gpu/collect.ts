@@ -1,0 +1,235 @@
+// Samples GPU figures for /metrics on a timer (SPEC §5), never on scrape: a scrape must not
+// wait on nvidia-smi, which can take seconds or hang outright when a GPU falls off the bus.
+//
+// - One run at a time. A run lasts until its nvidia-smi has exited; one that outlives its
+//   timeout is SIGKILLed. A nvidia-smi stuck in the driver can outlive SIGKILL (state D):
+//   no second one is started beside it (they would pile up, one per interval), and each
+//   tick that finds it still there counts as an error, since no sample was taken.
+// - A failed run (not found, non-zero exit, killed, malformed output) counts one error and
+//   empties latest(): stale figures would hide a dead driver, and Prometheus reads a
+//   missing series as "unknown", which it is.
+// - The child goes through child_process.spawn, whose children corral's reaper leaves to
+//   libuv (see src/native/owned.ts), so the exit status is never stolen.
+// Start it only when discovery found GPUs; without nvidia-smi every run would fail.
+
+import { spawn } from 'node:child_process';
+import { nvidiaSmiPath } from './discover.js';
+import { dataLines, firstLine, indexField, malformed, numberField, splitRow, uuidField } from './csv.js';
+
+export interface GpuSample {
+  index: number;
+  uuid: string;
+  name: string;
+  /** 0..1; null where nvidia-smi says `[N/A]`, as for every field below. */
+  utilizationRatio: number | null;
+  memoryUsedBytes: number | null;
+  memoryTotalBytes: number | null;
+  powerWatts: number | null;
+  temperatureCelsius: number | null;
+}
+
+export const SAMPLE_QUERY = [
+  '--query-gpu=index,uuid,name,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu',
+  '--format=csv,noheader,nounits',
+] as const;
+
+const MIB = 1024 * 1024;
+const MAX_OUTPUT = MIB;
+
+/** Parses the sampling query's output; throws a CorralError (NVIDIA_SMI) on a malformed line. */
+/** A run's samples, or why it gave none. */
+function judge(file: string, timeoutMs: number, r: ExecResult): GpuSample[] | string {
+  const said = firstLine(r.stderr, r.stdout);
+  const saying = said === '' ? '' : `: ${said}`;
+  if (r.error) return `${file} could not be run: ${r.error.message}`;
+  if (r.timedOut) return `${file} did not answer within ${timeoutMs} ms and was killed`;
+  if (r.signal !== null) return `${file} was killed by ${r.signal}${saying}`;
+  if (r.code !== 0) return `${file} exited with code ${r.code ?? '?'}${saying}`;
+  try {
+    return parseSampleCsv(r.stdout);
+  } catch (err) {
+    return err instanceof Error ? err.message : String(err);
+  }
+}
+
+export function parseSampleCsv(text: string): GpuSample[] {
+  const samples: GpuSample[] = [];
+  for (const { n, line } of dataLines(text)) {
+    const row = splitRow(line, 2, 5);
+    if (!row) throw malformed(n, line, 'expected 8 columns');
+    const [indexText = '', uuidText = ''] = row.head;
+    const index = indexField(indexText);
+    const uuid = uuidField(uuidText);
+    if (index === undefined) throw malformed(n, line, `index ${JSON.stringify(indexText)} is not a number`);
+    if (uuid === undefined) throw malformed(n, line, `uuid ${JSON.stringify(uuidText)} is not GPU-...`);
+    const columns = ['utilization.gpu', 'memory.used', 'memory.total', 'power.draw', 'temperature.gpu'];
+    const values = row.tail.map((s, i) => {
+      const v = numberField(s);
+      if (v === undefined) throw malformed(n, line, `${columns[i] ?? 'a column'} is not a number`);
+      return v;
+    });
+    const [util = null, used = null, total = null, power = null, temp = null] = values;
+    samples.push({
+      index,
+      uuid,
+      name: row.name,
+      utilizationRatio: util === null ? null : util / 100,
+      memoryUsedBytes: used === null ? null : Math.round(used * MIB),
+      memoryTotalBytes: total === null ? null : Math.round(total * MIB),
+      powerWatts: power,
+      temperatureCelsius: temp,
+    });
+  }
+  return samples;
+}
+
+export interface ExecResult {
+  stdout: string;
+  stderr: string;
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  timedOut: boolean;
+  /** Set when the program could not be started (ENOENT, EACCES...). */
+  error?: NodeJS.ErrnoException;
+}
+
+export interface ExecOptions {
+  timeoutMs: number;
+  env: NodeJS.ProcessEnv;
+}
+
+/** Runs a program; settles (never rejects) once it has exited, killing it after timeoutMs. */
+export type Exec = (file: string, args: readonly string[], options: ExecOptions) => Promise<ExecResult>;
+
+export const execBounded: Exec = (file, args, { timeoutMs, env }) =>
+  new Promise((resolve) => {
+    const child = spawn(file, args, { env, stdio: ['ignore', 'pipe', 'pipe'], windowsHide: true });
+    let stdout = '';
+    let stderr = '';
+    let timedOut = false;
+    let error: NodeJS.ErrnoException | undefined;
+    child.stdout.setEncoding('utf8').on('data', (s: string) => {
+      if (stdout.length < MAX_OUTPUT) stdout += s;
+    });
+    child.stderr.setEncoding('utf8').on('data', (s: string) => {
+      if (stderr.length < MAX_OUTPUT) stderr += s;
+    });
+    const timer = setTimeout(() => {
+      timedOut = true;
+      child.kill('SIGKILL');
+      // A grandchild holding the pipes must not keep the run open after the kill.
+      child.stdout.destroy();
+      child.stderr.destroy();
+    }, timeoutMs);
+    child.on('error', (err) => {
+      error = err;
+    });
+    // 'close' follows 'exit' (or a spawn 'error') once the pipes are closed.
+    child.on('close', (code, signal) => {
+      clearTimeout(timer);
+      const result: ExecResult = { stdout, stderr, code, signal, timedOut };
+      if (error) result.error = error;
+      resolve(result);
+    });
+  });
+
+export interface CollectorOptions {
+  /** corral's environment: CORRAL_NVIDIA_SMI and PATH. Default process.env. */
+  env?: NodeJS.ProcessEnv;
+  /** Default 10 s. */
+  intervalMs?: number;
+  /** Per run; default 5 s, and never more than intervalMs. */
+  timeoutMs?: number;
+  now?: () => number;
+  exec?: Exec;
+}
+
+export class GpuCollector {
+  /** Runs that gave no sample (and ticks skipped behind a run that would not die). */
+  errors = 0;
+  /** Why the last run failed; null after a good one. */
+  lastError: string | null = null;
+  /** `now()` when the latest sample was taken; null before the first. */
+  sampledAt: number | null = null;
+
+  readonly intervalMs: number;
+  readonly timeoutMs: number;
+  private readonly file: string;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly now: () => number;
+  private readonly exec: Exec;
+  private samples: GpuSample[] = [];
+  private running: Promise<void> | null = null;
+  private runningSince = 0;
+  private timer: NodeJS.Timeout | undefined;
+
+  constructor(options: CollectorOptions = {}) {
+    this.intervalMs = options.intervalMs ?? 10_000;
+    // A run may not outlast its interval, or every tick would find the last one still going.
+    this.timeoutMs = Math.min(options.timeoutMs ?? 5000, this.intervalMs);
+    this.env = options.env ?? process.env;
+    this.file = nvidiaSmiPath(this.env);
+    this.now = options.now ?? Date.now;
+    this.exec = options.exec ?? execBounded;
+  }
+
+  /** Samples at once, then every intervalMs; the timer does not keep corral alive. */
+  start(): void {
+    if (this.timer) return;
+    this.timer = setInterval(() => {
+      void this.collect();
+    }, this.intervalMs);
+    this.timer.unref();
+    void this.collect();
+  }
+
+  /** Stops the timer; a run in flight still finishes (its timeout bounds it). */
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+    this.timer = undefined;
+  }
+
+  latest(): GpuSample[] {
+    return this.samples;
+  }
+
+  /**
+   * One run; never rejects. While a run is in flight it starts none and returns that run,
+   * counting an error when the run is already past its timeout (its nvidia-smi ignored SIGKILL).
+   */
+  collect(): Promise<void> {
+    if (this.running) {
+      if (this.now() - this.runningSince > this.timeoutMs) {
+        this.fail(`${this.file} is still running ${this.now() - this.runningSince} ms after it was started, despite SIGKILL at ${this.timeoutMs} ms`);
+      }
+      return this.running;
+    }
+    this.runningSince = this.now();
+    this.running = this.run().finally(() => {
+      this.running = null;
+    });
+    return this.running;
+  }
+
+  private async run(): Promise<void> {
+    let outcome: GpuSample[] | string;
+    try {
+      outcome = judge(this.file, this.timeoutMs, await this.exec(this.file, SAMPLE_QUERY, { timeoutMs: this.timeoutMs, env: this.env }));
+    } catch (err) {
+      outcome = `${this.file} could not be run: ${err instanceof Error ? err.message : String(err)}`;
+    }
+    if (typeof outcome === 'string') {
+      this.fail(outcome);
+    } else {
+      this.samples = outcome;
+      this.sampledAt = this.now();
+      this.lastError = null;
+    }
+  }
+
+  private fail(why: string): void {
+    this.errors++;
+    this.lastError = why;
+    this.samples = [];
+  }
+}
