@@ -1,0 +1,151 @@
+// Pools: worker environment and GPU placement, sd_notify readiness (including from a
+// grandchild), the start-up deadline, the watchdog, the supervisor-held socket, --user.
+import assert from 'node:assert/strict';
+import { afterEach, test } from 'node:test';
+import { request } from 'node:http';
+import { fixture, killAll, runCorral, until } from '../helpers.js';
+
+afterEach(killAll);
+
+const fakeSmi = { CORRAL_NVIDIA_SMI: fixture('nvidia-smi-4gpu') };
+
+test('--workers gpu --workers-per-gpu 2 on 4 GPUs: 8 workers with CORRAL_* and CUDA_VISIBLE_DEVICES', async () => {
+  const c = runCorral(['--workers', 'gpu', '--workers-per-gpu', '2', '--port-base', '7100', '--restart', 'never', '--', 'sh', '-c',
+    'echo "w=$CORRAL_WORKER n=$CORRAL_POOL_SIZE pool=$CORRAL_POOL gpu=$CUDA_VISIBLE_DEVICES port=$PORT order=$CUDA_DEVICE_ORDER"'], { env: fakeSmi });
+  const r = await c.exited;
+  assert.equal(r.code, 0, r.stderr);
+  const lines = r.stdout.trim().split('\n').sort();
+  assert.equal(lines.length, 8);
+  for (let i = 0; i < 8; i++) {
+    assert.ok(lines.includes(`w=${i} n=8 pool=main gpu=${Math.floor(i / 2)} port=${7100 + i} order=PCI_BUS_ID`), `worker ${i} in:\n${lines.join('\n')}`);
+  }
+});
+
+test('a pre-set CUDA_VISIBLE_DEVICES limits the GPUs handed out', async () => {
+  const c = runCorral(['--workers', 'gpu', '--restart', 'never', '--', 'sh', '-c', 'echo "gpu=$CUDA_VISIBLE_DEVICES"'], {
+    env: { ...fakeSmi, CUDA_VISIBLE_DEVICES: '1,3' },
+  });
+  const r = await c.exited;
+  assert.deepEqual(r.stdout.trim().split('\n').sort(), ['gpu=1', 'gpu=3']);
+});
+
+test('--workers gpu with no GPU found is a config error (exit 2), nothing spawned', async () => {
+  const r = await runCorral(['--workers', 'gpu', '--', 'sh', '-c', 'echo spawned'], { env: { CORRAL_NVIDIA_SMI: '/nonexistent/nvidia-smi' } }).exited;
+  assert.equal(r.code, 2);
+  assert.match(r.stderr, /^corral: .*gpu/im);
+  assert.equal(r.stdout, '');
+});
+
+test('a failing nvidia-smi gives a clear error, not a crash', async () => {
+  const r = await runCorral(['--workers', 'gpu', '--', 'true'], { env: { CORRAL_NVIDIA_SMI: fixture('nvidia-smi-fail') } }).exited;
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+  assert.match(r.stderr, /NVIDIA-SMI has failed/);
+});
+
+for (const variant of [[], ['--from-grandchild'], ['--from-grandchild', '--setsid']]) {
+  test(`notify readiness: READY=1 ${variant.length ? 'from a grandchild' + (variant.includes('--setsid') ? ' in its own session' : '') : 'from the worker'}`, async () => {
+    const c = runCorral(['--ready', 'notify', '--', 'python3', fixture('notify.py'), '--ready-after', '0.3', '--status', 'model loaded', ...variant]);
+    await c.waitFor(/ready-sent/);
+    await until(() => c.records().some((x) => x.event === 'ready'), { what: 'the ready record' });
+    const spawn = c.records().find((x) => x.event === 'spawn');
+    const ready = c.records().find((x) => x.event === 'ready');
+    assert.ok(ready.time - spawn.time >= 250, `ready only after READY=1 (${ready.time - spawn.time} ms)`);
+    await c.kill('SIGTERM');
+    await c.exited;
+  });
+}
+
+test('a worker never ready within --ready-timeout is restarted (startup_timeout)', async () => {
+  const c = runCorral(['--ready', 'notify', '--ready-timeout', '600ms', '--restart', 'always', '--workers', '1', '--', 'python3', fixture('notify.py'), '--never-ready']);
+  await until(() => c.records().some((x) => x.event === 'exit' && x.reason === 'startup_timeout'), { what: 'a startup_timeout exit', timeoutMs: 8000 });
+  assert.ok(c.records().some((x) => x.event === 'restart' && x.reason === 'startup_timeout'));
+  await c.kill('SIGTERM');
+  await c.exited;
+});
+
+test('a worker that stops sending WATCHDOG=1 is restarted (watchdog)', async () => {
+  const c = runCorral(['--ready', 'notify', '--watchdog', '500ms', '--', 'python3', fixture('notify.py'), '--beats', '3', '--beat-every', '0.1']);
+  const [, first] = await c.waitFor(/ready-sent \(pid: (\d+)/);
+  await until(() => c.records().some((x) => x.event === 'exit' && x.reason === 'watchdog'), { what: 'a watchdog exit', timeoutMs: 8000 });
+  const m = await c.waitFor(/ready-sent \(pid: \d+\)[^]*ready-sent \(pid: (\d+)/, 'stdout', 8000);
+  assert.notEqual(m[1], first, 'a new worker replaced the hung one');
+  assert.ok(c.records().some((x) => x.event === 'restart' && x.reason === 'watchdog'));
+  await c.kill('SIGTERM');
+  await c.exited;
+});
+
+function get(port) {
+  return new Promise((resolve, reject) => {
+    const req = request({ host: '127.0.0.1', port, path: '/', agent: false }, (res) => {
+      let body = '';
+      res.on('data', (d) => (body += d));
+      res.on('end', () => resolve(body));
+    });
+    req.on('error', reject);
+    req.end();
+  });
+}
+
+test('--listen: two Python workers accept on fd 3, LISTEN_PID is their own pid', async () => {
+  const port = 7300 + Math.floor(Math.random() * 500);
+  const c = runCorral(['--listen', `127.0.0.1:${port}`, '--workers', '2', '--', 'python3', fixture('listen.py')]);
+  await c.waitFor(/(listening[^\n]*\n[^]*){2}/);
+  assert.match(c.out.stdout, /listening pid_ok=True fds=1 name=main/);
+  const seen = new Set();
+  for (let i = 0; i < 40 && seen.size < 2; i++) seen.add(JSON.parse(await get(port)).worker);
+  assert.deepEqual([...seen].sort(), [0, 1], 'both workers served from the one socket');
+  await c.kill('SIGTERM');
+  const r = await c.exited;
+  assert.equal(r.code, 0, r.stderr);
+});
+
+test('--user: the worker runs as nobody, with supplementary groups from /etc/group; corral stays root', async () => {
+  const r = await runCorral(['--user', 'nobody', '--', 'sh', '-c', 'echo "uid=$(id -u) home=$HOME"']).exited;
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /uid=65534 home=\/nonexistent/);
+  const bad = await runCorral(['--user', 'no-such-user', '--', 'true']).exited;
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /^corral: --user: no user named "no-such-user"/);
+});
+
+test('the sd_notify receiver also works on a filesystem path, with the sender pid from SO_PASSCRED', async () => {
+  const { spawnSync } = await import('node:child_process');
+  const r = spawnSync(process.execPath, [fixture('notify-path.mjs')], { encoding: 'utf8', timeout: 15_000 });
+  assert.equal(r.status, 0, r.stderr);
+  const m = JSON.parse(r.stdout.trim());
+  assert.equal(m.sender, m.child, 'the sender pid came with the datagram');
+  assert.equal(m.text, 'READY=1\nSTATUS=via a path');
+});
+
+test('SIGHUP rolls a 3-worker pool one at a time; 300 requests on the held socket meanwhile see 0 failures', { timeout: 60_000 }, async () => {
+  const port = 7800 + Math.floor(Math.random() * 500);
+  const c = runCorral(['--listen', `127.0.0.1:${port}`, '--workers', '3', '--ready', 'tcp:' + port, '--', 'python3', fixture('listen.py')]);
+  await c.waitFor(/(listening[^\n]*\n[^]*){3}/);
+  await until(() => c.records().filter((x) => x.event === 'ready').length === 3, { what: '3 ready workers' });
+  let failures = 0;
+  let served = 0;
+  const client = (async () => {
+    for (let i = 0; i < 300; i++) {
+      try {
+        JSON.parse(await get(port));
+        served++;
+      } catch {
+        failures++;
+      }
+    }
+  })();
+  await c.kill('SIGHUP');
+  await client;
+  await until(() => c.records().filter((x) => x.event === 'restart' && x.reason === 'rolling').length === 3, { what: '3 rolling restarts', timeoutMs: 20_000 });
+  await until(() => c.records().filter((x) => x.event === 'ready').length === 6, { what: '3 successors ready', timeoutMs: 20_000 });
+  assert.equal(failures, 0);
+  assert.equal(served, 300);
+  // One at a time: each successor was spawned before the next worker was stopped.
+  const seq = c.records().filter((x) => (x.event === 'exit' && x.reason === 'rolling') || (x.event === 'spawn' && x.time > 0)).map((x) => `${x.event}:${x.worker}`);
+  const rolled = seq.slice(3); // after the 3 initial spawns
+  assert.deepEqual(rolled, ['exit:0', 'spawn:0', 'exit:1', 'spawn:1', 'exit:2', 'spawn:2']);
+  await c.kill('SIGTERM');
+  const r = await c.exited;
+  assert.equal(r.code, 0, r.stderr);
+});
