@@ -79,6 +79,14 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
 
     log = createLogger(new LineWriter(2), config.logFormat, config.logLevel, isatty(2));
     const logger = log;
+    // Accepted (the names are part of the contract) but not in effect in this version.
+    const pending = [
+      ...(config.pools.some((p) => p.pty) ? ['pty'] : []),
+      ...(config.pools.some((p) => p.maxRssBytes !== null) ? ['max_rss'] : []),
+      ...(config.drainDelayMs > 0 ? ['drain_delay'] : []),
+      ...(config.feedbackFile !== null ? ['feedback_file'] : []),
+    ];
+    if (pending.length > 0) logger.warn({ event: 'config', ignored: pending }, `not implemented in this version, ignored: ${pending.join(', ')}`);
     if (!subreaper) {
       logger.warn({ event: 'signal' }, 'cannot become a child subreaper (prctl failed): orphans of workers will be reaped by the host\'s init, not by corral');
     }
