@@ -82,7 +82,6 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     // Accepted (the names are part of the contract) but not in effect in this version.
     const pending = [
       ...(config.pools.some((p) => p.pty) ? ['pty'] : []),
-      ...(config.pools.some((p) => p.maxRssBytes !== null) ? ['max_rss'] : []),
       ...(config.drainDelayMs > 0 ? ['drain_delay'] : []),
       ...(config.feedbackFile !== null ? ['feedback_file'] : []),
     ];

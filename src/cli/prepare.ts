@@ -82,6 +82,7 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       watchdogMs: pool.watchdogMs,
       portBase: pool.portBase,
       minReady: pool.minReady,
+      maxRssBytes: pool.maxRssBytes,
       env: poolEnv,
       ...(pool.cwd !== null && { cwd: pool.cwd }),
       ...(devices !== undefined && { devices }),

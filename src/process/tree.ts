@@ -73,14 +73,3 @@ export function descendants(): number[] {
   }
   return out;
 }
-
-/** Process group of a pid, or undefined when it is gone. */
-export function pgidOf(pid: number): number | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[2]);
-  } catch {
-    return undefined;
-  }
-}

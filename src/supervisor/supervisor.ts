@@ -8,6 +8,7 @@ import { Reaper } from '../process/reaper.js';
 import { spawnWorker } from '../process/spawn.js';
 import { shellCode, type ExitStatus } from '../process/status.js';
 import { descendants } from '../process/tree.js';
+import { treeUsage, type TreeUsage } from '../process/usage.js';
 import { CorralError } from '../errors.js';
 import { next, newWorker, type Effect, type Policy, type RestartPolicy, type Worker, type WorkerEvent } from './lifecycle.js';
 import type { HandledSignal } from '../signals/handlers.js';
@@ -33,6 +34,8 @@ export interface PoolSpec {
   /** The supervisor-held listening socket, passed as fd 3. */
   listenFd?: number;
   user?: { uid: number; gid: number; groups: readonly number[]; env: Readonly<Record<string, string>> };
+  /** Recycle a worker whose process tree RSS exceeds this; null: never. */
+  maxRssBytes: number | null;
 }
 
 export interface SupervisorOptions {
@@ -56,6 +59,8 @@ interface Slot {
   monitor: WorkerMonitor | undefined;
   /** Last STATUS= text the worker sent. */
   status: string | null;
+  /** The latest sample of the worker's process tree. */
+  usage: TreeUsage | null;
   /** Process groups of this slot's generations that may still have members. */
   groups: Set<number>;
 }
@@ -63,6 +68,8 @@ interface Slot {
 /** How long to wait for SIGKILLed processes to vanish (a process in D state may never). */
 const KILL_WAIT_MS = 2000;
 const POLL_MS = 10;
+/** How often each worker's process tree is sampled (CPU, RSS, --max-rss). */
+const SAMPLE_MS = 2000;
 
 export class Supervisor {
   private readonly slots: Slot[] = [];
@@ -83,6 +90,7 @@ export class Supervisor {
   /** Checks of pending waits, run after every reaping pass that reaped something. */
   private readonly afterReap = new Set<() => void>();
   private notifyAddress = '';
+  private sampler: NodeJS.Timeout | undefined;
   /** Datagrams that could not be parsed or attributed, for metrics and debugging. */
   notifyMalformed = 0;
 
@@ -111,6 +119,7 @@ export class Supervisor {
           killTimer: undefined,
           monitor: undefined,
           status: null,
+          usage: null,
           groups: new Set(),
         });
       }
@@ -137,6 +146,10 @@ export class Supervisor {
       this.onNotify(pid, text);
     }).address;
     for (const slot of this.slots) this.dispatch(slot, { type: 'start', at: Date.now() });
+    this.sampler = setInterval(() => {
+      this.sample();
+    }, SAMPLE_MS);
+    this.sampler.unref();
     return done;
   }
 
@@ -277,6 +290,24 @@ export class Supervisor {
     );
     slot.monitor = monitor;
     monitor.start();
+  }
+
+  /** Samples every live worker's tree; recycles one above --max-rss (reason max_rss). */
+  private sample(): void {
+    for (const slot of this.slots) {
+      const st = slot.w.state;
+      if (slot.pid === null || (st.kind !== 'starting' && st.kind !== 'ready')) continue;
+      const usage = treeUsage(slot.pid);
+      slot.usage = usage;
+      const limit = slot.pool.maxRssBytes;
+      if (limit !== null && usage.rssBytes > limit && !this.stopping) {
+        this.log.warn(
+          { event: 'restart', pool: slot.pool.name, worker: slot.index, pid: slot.pid, reason: 'max_rss', rss_bytes: usage.rssBytes, max_rss_bytes: limit },
+          `${slot.pool.name}.${slot.index}: process tree RSS ${usage.rssBytes} bytes is over --max-rss ${limit}; recycling`,
+        );
+        this.dispatch(slot, { type: 'stop', reason: 'max_rss', at: Date.now() });
+      }
+    }
   }
 
   private onNotify(senderPid: number, text: string): void {
@@ -526,6 +557,7 @@ export class Supervisor {
     if (this.finished) return;
     this.finished = true;
     this.reaper.stop();
+    clearInterval(this.sampler);
     for (const slot of this.slots) {
       clearTimeout(slot.timer);
       clearTimeout(slot.killTimer);

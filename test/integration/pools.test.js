@@ -149,3 +149,34 @@ test('SIGHUP rolls a 3-worker pool one at a time; 300 requests on the held socke
   const r = await c.exited;
   assert.equal(r.code, 0, r.stderr);
 });
+
+test('a crashing pool restarts with growing delays, then gives up after 5 failed starts: exit 1, a give_up record', { timeout: 60_000 }, async () => {
+  const c = runCorral(['--workers', '2', '--', 'sh', '-c', 'exit 3']);
+  const r = await c.exited;
+  assert.equal(r.code, 1, r.stderr.slice(-2000));
+  const recs = c.records();
+  const delays = recs.filter((x) => x.event === 'backoff' && x.worker === 0).map((x) => x.delay_ms);
+  assert.equal(delays.length, 4, JSON.stringify(delays));
+  for (let i = 0; i < 4; i++) {
+    const base = 1000 * 2 ** i;
+    assert.ok(delays[i] >= base && delays[i] <= base * 1.1, `delay ${i + 1} is ${delays[i]} ms, expected ${base}..${base * 1.1}`);
+  }
+  const giveUp = recs.find((x) => x.event === 'give_up');
+  assert.ok(giveUp, 'a give_up record');
+  assert.match(giveUp.why, /5 failed starts in a row/);
+  assert.equal(giveUp.level, 50);
+});
+
+test('--max-rss recycles a worker whose process tree grows past it (reason max_rss)', { timeout: 30_000 }, async () => {
+  // The memory is held by a grandchild: the limit is on the whole tree.
+  const script = 'import os, signal, sys\nif os.fork() == 0:\n    ballast = b"x" * 80_000_000\n    signal.pause()\nprint(f"allocated {os.getpid()}", flush=True)\nsignal.signal(signal.SIGTERM, lambda *_: sys.exit(0))\nsignal.pause()\n';
+  const c = runCorral(['--max-rss', '50MiB', '--', 'python3', '-c', script]);
+  const [, first] = await c.waitFor(/allocated (\d+)/);
+  await until(() => c.records().some((x) => x.event === 'exit' && x.reason === 'max_rss'), { what: 'a max_rss exit', timeoutMs: 15_000 });
+  const m = await c.waitFor(/allocated \d+[^]*allocated (\d+)/, 'stdout', 15_000);
+  assert.notEqual(m[1], first);
+  const rec = c.records().find((x) => x.event === 'restart' && x.reason === 'max_rss' && x.rss_bytes);
+  assert.ok(rec.rss_bytes > 50 * 2 ** 20, JSON.stringify(rec));
+  await c.kill('SIGTERM');
+  await c.exited;
+});
