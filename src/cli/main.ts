@@ -75,7 +75,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     trackOwnedChildren(addon);
     addon.ignoreTtySignals();
     const subreaper = process.pid === 1 || addon.setSubreaper();
-    const { pools } = preparePools(config, addon, process.env);
+    const { pools, sockets } = preparePools(config, addon, process.env);
 
     log = createLogger(new LineWriter(2), config.logFormat, config.logLevel, isatty(2));
     const logger = log;
@@ -95,6 +95,13 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       interactive: pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0),
       logger,
       addon,
+      // SIGHUP: the same command line, the file read again; held sockets are reused.
+      reload: () => {
+        if (config.source === null) return null;
+        const again = parseInvocation(argv, process.env, isatty(2), VERSION);
+        if (again.kind !== 'run') return null;
+        return preparePools(again.config, addon, process.env, sockets).pools;
+      },
     });
     const sup = supervisor;
     dispatch = (sig) => {

@@ -30,15 +30,20 @@ function errnoName(n: number): string {
 export interface Prepared {
   pools: PoolSpec[];
   gpus: Gpu[];
+  /** `host:port` -> fd of every listening socket the pools use. */
+  sockets: Map<string, number>;
 }
 
 /**
  * With `addon` null (check-config), no socket is bound and no GPU is looked for: a config
  * is often checked where it is built, on a machine without the GPUs it will run on.
+ * `held` maps `host:port` to the sockets corral already holds: they are reused (the socket
+ * lives as long as the container) and, when given (SIGHUP), no new address is bound.
  */
-export function preparePools(config: Config, addon: Addon | null, env: NodeJS.ProcessEnv): Prepared {
+export function preparePools(config: Config, addon: Addon | null, env: NodeJS.ProcessEnv, held?: Map<string, number>): Prepared {
   const checkOnly = addon === null;
   const gpus = !checkOnly && config.pools.some(wantsGpus) ? discoverGpus(env) : [];
+  const heldOut = new Map<string, number>();
   const pools = config.pools.map((pool): PoolSpec => {
     const poolEnv: Record<string, string> = { ...pool.env };
     let workers: number;
@@ -63,13 +68,19 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
     let listenFd: number | undefined;
     if (pool.listen !== null && addon !== null) {
       const host = pool.listen.host === '' ? '0.0.0.0' : pool.listen.host;
-      const fd = addon.listenSocket(host, pool.listen.port, 1024);
+      const key = `${host}:${pool.listen.port}`;
+      const kept = held?.get(key);
+      if (held && kept === undefined) {
+        throw new CorralError('BAD_VALUE', `pool ${pool.name}: listen changed to ${key}; a new listening address needs a restart of corral`);
+      }
+      const fd = kept ?? addon.listenSocket(host, pool.listen.port, 1024);
       if (fd < 0) {
         throw new CorralError('BAD_VALUE', `pool ${pool.name}: cannot listen on ${host}:${pool.listen.port} (${errnoName(-fd)})`, {
           hint: 'pick a free port, or a local address of this container',
         });
       }
       listenFd = fd;
+      heldOut.set(key, fd);
     }
     return {
       name: pool.name,
@@ -90,5 +101,5 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       ...(user !== undefined && { user }),
     };
   });
-  return { pools, gpus };
+  return { pools, gpus, sockets: heldOut };
 }

@@ -46,6 +46,11 @@ export interface SupervisorOptions {
   logger: Logger;
   addon: Addon;
   random?: () => number;
+  /**
+   * SIGHUP: re-reads the config file and returns the pools it now describes, or null when
+   * there is no file. Throws (a CorralError) when the file no longer validates.
+   */
+  reload?: () => readonly PoolSpec[] | null;
 }
 
 interface Slot {
@@ -77,6 +82,8 @@ export class Supervisor {
   private readonly reaper: Reaper;
   private readonly log: Logger;
   private readonly policies = new Map<PoolSpec, Policy>();
+  /** The pools as last loaded (SIGHUP may replace them with the re-read file's). */
+  private pools: PoolSpec[];
   private stopping = false;
   /** Why the stop began: a signal name, 'give_up' or 'internal_error'; null if not asked for. */
   private stopCause: string | null = null;
@@ -107,7 +114,8 @@ export class Supervisor {
         for (const check of this.afterReap) check();
       },
     });
-    for (const pool of opts.pools) {
+    this.pools = [...opts.pools];
+    for (const pool of this.pools) {
       this.policies.set(pool, { restart: pool.restart, random: opts.random ?? Math.random });
       for (let i = 0; i < pool.workers; i++) {
         this.slots.push({
@@ -128,8 +136,8 @@ export class Supervisor {
 
   /** True for exactly one pool with one worker and restart `never`: exit like tini. */
   get initMode(): boolean {
-    const [pool] = this.opts.pools;
-    return this.opts.pools.length === 1 && pool !== undefined && pool.workers === 1 && pool.restart === 'never';
+    const [pool] = this.pools;
+    return this.pools.length === 1 && pool !== undefined && pool.workers === 1 && pool.restart === 'never';
   }
 
   get reapedOrphans(): number {
@@ -372,7 +380,8 @@ export class Supervisor {
     }
     if (sig === 'SIGHUP') {
       this.log.info({ event: 'signal', signal: sig, action: 'restart' }, 'received SIGHUP: restarting workers one by one');
-      this.rollingRestart();
+      if (this.stopping || this.rolling) return;
+      if (this.reloadConfig()) this.rollingRestart();
       return;
     }
     let n = 0;
@@ -381,9 +390,43 @@ export class Supervisor {
     this.log.info({ event: 'signal', signal: sig, action: 'forward', groups: n }, `forwarded ${sig} to ${n} worker group(s)`);
   }
 
+  /**
+   * Applies the re-read config file. Pools whose settings changed take effect as their
+   * workers roll; adding or removing pools, changing a worker count or a --listen address
+   * needs a restart of corral, so such a file is rejected and everything stays as it is.
+   */
+  private reloadConfig(): boolean {
+    let next: readonly PoolSpec[] | null;
+    try {
+      next = this.opts.reload?.() ?? null;
+    } catch (err) {
+      const message = err instanceof Error ? err.message : String(err);
+      this.log.error({ event: 'config', action: 'rejected' }, `SIGHUP: the config no longer validates, nothing changed: ${message}`);
+      return false;
+    }
+    if (next === null) return true;
+    const names = (ps: readonly PoolSpec[]): string => ps.map((p) => `${p.name}×${p.workers}`).join(', ');
+    if (names(next) !== names(this.pools)) {
+      this.log.error(
+        { event: 'config', action: 'rejected', running: names(this.pools), file: names(next) },
+        'SIGHUP: the pools or their worker counts changed; that needs a restart of corral, nothing changed',
+      );
+      return false;
+    }
+    next.forEach((spec, i) => {
+      const old = this.pools[i];
+      if (!old) return;
+      this.policies.set(spec, { restart: spec.restart, random: this.opts.random ?? Math.random });
+      for (const slot of this.slots) if (slot.pool === old) slot.pool = spec;
+      this.policies.delete(old);
+    });
+    this.pools = [...next];
+    this.log.info({ event: 'config', action: 'applied' }, 'SIGHUP: config re-read; workers roll onto it');
+    return true;
+  }
+
   /** SIGHUP: one worker at a time, stop (SIGKILL after grace), start its successor, wait for ready. */
   private rollingRestart(): void {
-    if (this.stopping || this.rolling) return;
     this.rolling = (async () => {
       for (const slot of this.slots) {
         if (this.stopping) break;
@@ -483,7 +526,7 @@ export class Supervisor {
     const deadline = started + this.opts.graceMs;
     this.log.info({ event: 'stop', reason: why, grace_ms: this.opts.graceMs }, 'stopping');
     // Pools stop in reverse order; each pool's workers all at once.
-    const pools = [...this.opts.pools].reverse();
+    const pools = [...this.pools].reverse();
     for (const pool of pools) {
       const slots = this.slots.filter((s) => s.pool === pool);
       for (const slot of slots) this.dispatch(slot, { type: 'stop', reason: 'shutdown', at: Date.now() });

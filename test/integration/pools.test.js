@@ -180,3 +180,35 @@ test('--max-rss recycles a worker whose process tree grows past it (reason max_r
   await c.kill('SIGTERM');
   await c.exited;
 });
+
+test('SIGHUP re-reads the config file: changes roll in; a file that no longer validates changes nothing', { timeout: 30_000 }, async () => {
+  const { mkdtempSync, writeFileSync } = await import('node:fs');
+  const { join } = await import('node:path');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'corral-hup-'));
+  const file = join(dir, 'corral.toml');
+  const pool = (msg, extra = '') => `[pools.web]\ncommand = ["python3", "-c", "import os, signal, sys; print('msg=' + os.environ['MSG'], os.getpid(), flush=True); signal.signal(signal.SIGTERM, lambda *_: sys.exit(0)); signal.pause()"]\nworkers = 2\n${extra}[pools.web.env]\nMSG = "${msg}"\n`;
+  writeFileSync(file, pool('one'));
+  const c = runCorral(['--config', file]);
+  await c.waitFor(/(msg=one[^\n]*\n[^]*){2}/);
+  writeFileSync(file, pool('two'));
+  await c.kill('SIGHUP');
+  await c.waitFor(/(msg=two[^\n]*\n[^]*){2}/, 'stdout', 15_000);
+  assert.ok(c.records().some((x) => x.event === 'config' && x.action === 'applied'));
+
+  writeFileSync(file, pool('three', 'workerz = 3\n'));
+  await c.kill('SIGHUP');
+  await until(() => c.records().some((x) => x.event === 'config' && x.action === 'rejected'), { what: 'the rejection' });
+  assert.match(c.records().find((x) => x.action === 'rejected').msg, /workerz.*did you mean/);
+
+  writeFileSync(file, pool('three').replace('workers = 2', 'workers = 3'));
+  await c.kill('SIGHUP');
+  await until(() => c.records().filter((x) => x.event === 'config' && x.action === 'rejected').length === 2, { what: 'the second rejection' });
+  await c.kill('SIGWINCH'); // a handshake (ignored by the workers): once it is logged, any roll would have begun
+  await until(() => c.records().some((x) => x.event === 'signal' && x.signal === 'SIGWINCH'), { what: 'SIGWINCH handled' });
+  assert.doesNotMatch(c.out.stdout, /msg=three/, 'the running pools stayed as they were');
+  assert.equal(c.records().filter((x) => x.event === 'restart' && x.reason === 'rolling').length, 2);
+  await c.kill('SIGTERM');
+  const r = await c.exited;
+  assert.equal(r.code, 0, r.stderr);
+});
