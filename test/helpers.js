@@ -93,12 +93,27 @@ export function runCorral(args, { pid1 = false, env = {}, cwd = root, stdin = 'i
       }
     }
   };
+  // Workers' lines arrive as JSON records on corral's stderr; `stdout` collects their
+  // text (records with a `stream`), plus anything corral itself printed on its stdout.
+  let partial = '';
   child.stdout.setEncoding('utf8').on('data', (d) => {
     out.stdout += d;
     check();
   });
   child.stderr.setEncoding('utf8').on('data', (d) => {
     out.stderr += d;
+    partial += d;
+    const lines = partial.split('\n');
+    partial = lines.pop();
+    for (const line of lines) {
+      if (!line.startsWith('{') || !line.includes('"stream":')) continue;
+      try {
+        const rec = JSON.parse(line);
+        if (typeof rec.stream === 'string' && typeof rec.msg === 'string') out.stdout += rec.msg + '\n';
+      } catch {
+        // not a record
+      }
+    }
     check();
   });
   const started = Date.now();

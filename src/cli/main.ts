@@ -2,11 +2,12 @@
 // line, then the supervisor. One top-level catch turns a user's mistake into
 // `corral: <message> (<hint>)` and its exit code, never a stack trace.
 
-import { writeSync } from 'node:fs';
+import { openSync, writeSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { CorralError } from '../errors.js';
 import { createLogger, type Logger } from '../logs/logger.js';
 import { LineWriter } from '../logs/writer.js';
+import type { LogCounters } from '../logs/worker-output.js';
 import { native } from '../native/index.js';
 import { trackOwnedChildren } from '../native/owned.js';
 import { effectiveConfigJson } from '../config/effective.js';
@@ -17,6 +18,29 @@ import { parseInvocation } from './options.js';
 import { preparePools } from './prepare.js';
 
 declare const __CORRAL_VERSION__: string;
+const FLUSH_TIMEOUT_MS = 10_000;
+const noCounters: LogCounters = {
+  line() {
+    // metrics come with the HTTP server
+  },
+  feedback() {
+    // metrics come with the HTTP server
+  },
+};
+
+let feedbackWriter: LineWriter | undefined;
+
+/** The --feedback-file writer; a file that cannot be opened is reported, never fatal. */
+function openFeedback(path: string | null, log: Logger): LineWriter | null {
+  if (path === null) return null;
+  try {
+    feedbackWriter = new LineWriter(openSync(path, 'a'));
+    return feedbackWriter;
+  } catch (err) {
+    log.error({ event: 'feedback', file: path, err: (err as Error).message }, 'cannot open the feedback file; feedback records go to the log instead');
+    return null;
+  }
+}
 const VERSION = typeof __CORRAL_VERSION__ === 'string' ? __CORRAL_VERSION__ : '0.0.0';
 
 function print(fd: number, text: string): void {
@@ -77,22 +101,35 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     const subreaper = process.pid === 1 || addon.setSubreaper();
     const { pools, sockets } = preparePools(config, addon, process.env);
 
-    log = createLogger(new LineWriter(2), config.logFormat, config.logLevel, isatty(2));
+    // One writer for corral's records and the workers' lines; under pressure it pauses the
+    // workers' pipes (through the supervisor, which exists by the time any worker writes).
+    let onPressure: (paused: boolean) => void = () => {
+      // replaced once the supervisor exists
+    };
+    const writer = new LineWriter(2, {
+      onPressure: (paused) => {
+        onPressure(paused);
+      },
+    });
+    const colour = isatty(2);
+    log = createLogger(writer, config.logFormat, config.logLevel, colour);
     const logger = log;
     // Accepted (the names are part of the contract) but not in effect in this version.
     const pending = [
       ...(config.pools.some((p) => p.pty) ? ['pty'] : []),
       ...(config.drainDelayMs > 0 ? ['drain_delay'] : []),
-      ...(config.feedbackFile !== null ? ['feedback_file'] : []),
     ];
     if (pending.length > 0) logger.warn({ event: 'config', ignored: pending }, `not implemented in this version, ignored: ${pending.join(', ')}`);
     if (!subreaper) {
       logger.warn({ event: 'signal' }, 'cannot become a child subreaper (prctl failed): orphans of workers will be reaped by the host\'s init, not by corral');
     }
+    const interactive = pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0);
     supervisor = new Supervisor({
       pools,
       graceMs: config.graceMs,
-      interactive: pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0),
+      interactive,
+      // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
+      logs: interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: noCounters },
       logger,
       addon,
       // SIGHUP: the same command line, the file read again; held sockets are reused.
@@ -113,9 +150,16 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     };
     process.on('uncaughtException', internalError);
     process.on('unhandledRejection', internalError);
+    onPressure = (paused) => {
+      sup.setLogsPaused(paused);
+    };
     const done = sup.run();
     for (const sig of early.splice(0)) sup.handleSignal(sig);
-    return await done;
+    const code = await done;
+    // Nothing is lost at exit: wait for the writers to empty (bounded: a reader that never
+    // reads again must not keep a stopping pod alive forever).
+    await Promise.race([Promise.all([writer.drain(), feedbackWriter?.drain()]), new Promise((r) => setTimeout(r, FLUSH_TIMEOUT_MS))]);
+    return code;
   } catch (err) {
     const code = userError(err);
     if (code !== undefined) return code;

@@ -1,33 +1,148 @@
-// The single writer every record goes through, so no two records ever interleave.
-// It writes synchronously to fd 2 (corral's stderr): nothing is buffered, so nothing
-// needs flushing at exit. EAGAIN (a non-blocking pipe that is full) waits and retries;
-// EPIPE (the reader went away) drops output instead of crashing PID 1.
-// Never touches process.stderr: libuv would turn the shared pipe non-blocking for
-// every worker that inherits it.
+// The single writer every record goes through (worker lines and corral's own pino
+// records), so no two records ever interleave. Writes are batched and asynchronous
+// (libuv's thread pool), so a slow reader of corral's stderr never blocks the event
+// loop: past a high-water mark the writer asks for the workers' pipes to be paused (the
+// workers then block in write(2)) and releases them below a low-water mark. Memory stays
+// bounded whatever the sink's speed.
+//
+// EAGAIN (someone made the pipe non-blocking) is retried; EPIPE and other errors mean the
+// reader is gone: output is dropped from then on and the pipes are released, so workers
+// never block on a reader that will not come back. Never touches process.stderr: libuv
+// would make the shared pipe blocking (or non-blocking) behind corral's back.
 
-import { writeSync } from 'node:fs';
+import { write as fsWrite, writeSync } from 'node:fs';
+
+export interface WriterOptions {
+  /** Queued bytes (approximately: UTF-16 units) above which onPressure(true) is called. */
+  highWaterMark?: number;
+  /** Queued bytes below which onPressure(false) is called again. */
+  lowWaterMark?: number;
+  onPressure?: (paused: boolean) => void;
+}
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
 export class LineWriter {
+  private queue: string[] = [];
+  private queued = 0;
+  private inFlight = 0;
+  private writing = false;
   private broken = false;
-  constructor(private readonly fd: number = 2) {}
+  private paused = false;
+  private idle: (() => void)[] = [];
+  private readonly hwm: number;
+  private readonly lwm: number;
+  private readonly onPressure: (paused: boolean) => void;
+  /** Bytes handed to the kernel so far. */
+  written = 0;
+
+  constructor(
+    private readonly fd: number = 2,
+    opts: WriterOptions = {},
+  ) {
+    this.hwm = opts.highWaterMark ?? 4 * 1024 * 1024;
+    this.lwm = opts.lowWaterMark ?? 1024 * 1024;
+    this.onPressure =
+      opts.onPressure ??
+      (() => {
+        // nobody to pause
+      });
+  }
+
+  /** Whether the workers' pipes should be paused now. */
+  get pressure(): boolean {
+    return this.paused;
+  }
 
   write(text: string): void {
     if (this.broken) return;
-    let buf = Buffer.from(text, 'utf8');
+    this.queue.push(text);
+    this.queued += text.length;
+    if (!this.writing) this.kick();
+    if (!this.paused && this.queued + this.inFlight > this.hwm) {
+      this.paused = true;
+      this.onPressure(true);
+    }
+  }
+
+  private kick(): void {
+    if (this.queue.length === 0) {
+      this.writing = false;
+      for (const f of this.idle.splice(0)) f();
+      return;
+    }
+    this.writing = true;
+    const data = Buffer.from(this.queue.length === 1 ? (this.queue[0] ?? '') : this.queue.join(''), 'utf8');
+    this.inFlight = this.queued;
+    this.queue = [];
+    this.queued = 0;
+    this.send(data, 0);
+  }
+
+  private send(data: Buffer, offset: number): void {
+    fsWrite(this.fd, data, offset, data.length - offset, null, (err, n) => {
+      if (err) {
+        if (err.code === 'EAGAIN' || err.code === 'EINTR') {
+          setTimeout(() => {
+            this.send(data, offset);
+          }, 1);
+          return;
+        }
+        this.fail();
+        return;
+      }
+      this.written += n;
+      if (offset + n < data.length) {
+        this.send(data, offset + n);
+        return;
+      }
+      this.inFlight = 0;
+      if (this.paused && this.queued < this.lwm) {
+        this.paused = false;
+        this.onPressure(false);
+      }
+      this.kick();
+    });
+  }
+
+  private fail(): void {
+    this.broken = true;
+    this.queue = [];
+    this.queued = 0;
+    this.inFlight = 0;
+    this.writing = false;
+    if (this.paused) {
+      this.paused = false;
+      this.onPressure(false);
+    }
+    for (const f of this.idle.splice(0)) f();
+  }
+
+  /** Resolves once everything written so far has reached the kernel (or the reader is gone). */
+  drain(): Promise<void> {
+    if (!this.writing || this.broken) return Promise.resolve();
+    return new Promise((resolve) => this.idle.push(resolve));
+  }
+
+  /**
+   * Last resort when the event loop cannot run any more (a fatal error): writes what is
+   * queued synchronously. A batch already in the thread pool is not waited for.
+   */
+  flushSync(): void {
+    if (this.broken || this.queue.length === 0) return;
+    let buf = Buffer.from(this.queue.join(''), 'utf8');
+    this.queue = [];
+    this.queued = 0;
     while (buf.length > 0) {
       try {
-        const n = writeSync(this.fd, buf);
-        buf = buf.subarray(n);
+        buf = buf.subarray(writeSync(this.fd, buf));
       } catch (err) {
         const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN') {
+        if (code === 'EAGAIN' || code === 'EINTR') {
           Atomics.wait(pause, 0, 0, 1);
           continue;
         }
-        if (code === 'EINTR') continue;
-        this.broken = true; // EPIPE, EBADF, ...: keep running without logs
+        this.broken = true;
         return;
       }
     }

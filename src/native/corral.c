@@ -749,6 +749,26 @@ static napi_value OwnsTerminal(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// pipe() -> [readFd, writeFd], both close-on-exec (the write end is dup2'd onto the
+// worker's stdout or stderr in the child, which clears the flag there); -errno on failure.
+static napi_value Pipe(napi_env env, napi_callback_info info) {
+  (void)info;
+  int fds[2];
+  napi_value arr, v;
+  CHECK(env, napi_create_array_with_length(env, 2, &arr));
+  if (pipe2(fds, O_CLOEXEC) < 0) {
+    napi_create_int32(env, -errno, &v);
+    napi_set_element(env, arr, 0, v);
+    napi_set_element(env, arr, 1, v);
+    return arr;
+  }
+  for (uint32_t i = 0; i < 2; i++) {
+    napi_create_int32(env, fds[i], &v);
+    napi_set_element(env, arr, i, v);
+  }
+  return arr;
+}
+
 // ignoreTtySignals(): SIGTTIN and SIGTTOU set to SIG_IGN, as tini does, so corral is
 // never stopped for writing to the terminal while a worker owns the foreground.
 // Workers get default dispositions back in child_exec.
@@ -775,6 +795,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"ownsTerminal", NULL, OwnsTerminal, NULL, NULL, NULL, napi_default, NULL},
       {"notifyOpen", NULL, NotifyOpen, NULL, NULL, NULL, napi_default, NULL},
       {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
+      {"pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));

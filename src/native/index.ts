@@ -63,6 +63,8 @@ export interface Addon {
    * Returns 0, or an errno when the socket cannot be bound. Once per process.
    */
   notifyOpen(address: string, onMessages: (batch: (number | string)[]) => void): number;
+  /** [read, write] of a new close-on-exec pipe; both negative (-errno) on failure. */
+  pipe(): [number, number];
   /** A blocking, close-on-exec listening TCP socket: fd, or -errno. */
   listenSocket(host: string, port: number, backlog: number): number;
 }

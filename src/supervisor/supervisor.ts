@@ -2,7 +2,10 @@
 // and signals into lifecycle events, carries out the effects, and runs the stop
 // sequence of SPEC §7. Every signal it sends a worker goes to the whole process group.
 
+import { closeSync } from 'node:fs';
 import type { Logger } from '../logs/logger.js';
+import { WorkerOutput, type LogCounters } from '../logs/worker-output.js';
+import type { LineWriter } from '../logs/writer.js';
 import type { Addon } from '../native/index.js';
 import { Reaper } from '../process/reaper.js';
 import { spawnWorker } from '../process/spawn.js';
@@ -45,6 +48,8 @@ export interface SupervisorOptions {
   interactive: boolean;
   logger: Logger;
   addon: Addon;
+  /** Worker lines go here as records; null passes worker output through (interactive use). */
+  logs: { writer: LineWriter; format: 'json' | 'pretty'; colour: boolean; feedback: LineWriter | null; counters: LogCounters } | null;
   random?: () => number;
   /**
    * SIGHUP: re-reads the config file and returns the pools it now describes, or null when
@@ -66,6 +71,8 @@ interface Slot {
   status: string | null;
   /** The latest sample of the worker's process tree. */
   usage: TreeUsage | null;
+  /** The current generation's output (earlier ones may still drain). */
+  output: WorkerOutput | undefined;
   /** Process groups of this slot's generations that may still have members. */
   groups: Set<number>;
 }
@@ -73,6 +80,8 @@ interface Slot {
 /** How long to wait for SIGKILLed processes to vanish (a process in D state may never). */
 const KILL_WAIT_MS = 2000;
 const POLL_MS = 10;
+/** How long an exit record waits for the worker's pipes to close. */
+const EXIT_OUTPUT_WAIT_MS = 500;
 /** How often each worker's process tree is sampled (CPU, RSS, --max-rss). */
 const SAMPLE_MS = 2000;
 
@@ -97,6 +106,11 @@ export class Supervisor {
   /** Checks of pending waits, run after every reaping pass that reaped something. */
   private readonly afterReap = new Set<() => void>();
   private notifyAddress = '';
+  /** Every output still being read, for backpressure. */
+  private readonly outputs = new Set<WorkerOutput>();
+  /** Workers reaped whose exit waits for their output to drain. */
+  private readonly exiting = new Set<number>();
+  private logsPaused = false;
   private sampler: NodeJS.Timeout | undefined;
   /** Datagrams that could not be parsed or attributed, for metrics and debugging. */
   notifyMalformed = 0;
@@ -128,6 +142,7 @@ export class Supervisor {
           monitor: undefined,
           status: null,
           usage: null,
+          output: undefined,
           groups: new Set(),
         });
       }
@@ -255,11 +270,34 @@ export class Supervisor {
     return env;
   }
 
+  /** Backpressure from the log writer: pause or resume every worker's pipes. */
+  setLogsPaused(paused: boolean): void {
+    this.logsPaused = paused;
+    for (const o of this.outputs) {
+      if (paused) o.pause();
+      else o.resume();
+    }
+  }
+
+  private pipes(): { stdio: [number, number, number]; read: [number, number] } | undefined {
+    if (!this.opts.logs) return undefined;
+    const out = this.opts.addon.pipe();
+    const err = this.opts.addon.pipe();
+    if (out[0] < 0 || err[0] < 0) {
+      for (const fd of [...out, ...err]) if (fd >= 0) closeSync(fd);
+      throw new CorralError('SPAWN_FAILED', `cannot create the worker's output pipes (errno ${-Math.min(out[0], err[0])})`);
+    }
+    return { stdio: [-1, out[1], err[1]], read: [out[0], err[0]] };
+  }
+
   private spawn(slot: Slot): void {
     const at = Date.now();
     let pid: number;
+    let pipes: ReturnType<Supervisor['pipes']>;
     try {
+      pipes = this.pipes();
       pid = spawnWorker(this.opts.addon, {
+        ...(pipes && { stdio: pipes.stdio }),
         command: slot.pool.command,
         env: this.workerEnv(slot),
         foreground: this.opts.interactive,
@@ -268,11 +306,28 @@ export class Supervisor {
         ...(slot.pool.user !== undefined && { uid: slot.pool.user.uid, gid: slot.pool.user.gid, groups: slot.pool.user.groups }),
       });
     } catch (err) {
+      if (pipes) for (const fd of [...pipes.read, pipes.stdio[1], pipes.stdio[2]]) closeSync(fd);
       const code = err instanceof CorralError ? err.exitCode : 1;
       const message = err instanceof Error ? err.message : String(err);
       this.log.error({ event: 'exit', pool: slot.pool.name, worker: slot.index, code, signal: null, reason: 'spawn_failed' }, message);
       this.dispatch(slot, { type: 'spawn_failed', status: { code, signal: null }, at });
       return;
+    }
+    if (pipes && this.opts.logs) {
+      // The write ends belong to the worker now.
+      closeSync(pipes.stdio[1]);
+      closeSync(pipes.stdio[2]);
+      const logs = this.opts.logs;
+      const output = new WorkerOutput(
+        { pool: slot.pool.name, worker: slot.index, pid, format: logs.format, colour: logs.colour, writer: logs.writer, feedback: logs.feedback, counters: logs.counters, paused: this.logsPaused },
+        [
+          [pipes.read[0], 'stdout'],
+          [pipes.read[1], 'stderr'],
+        ],
+      );
+      slot.output = output;
+      this.outputs.add(output);
+      void output.done.then(() => this.outputs.delete(output));
     }
     slot.pid = pid;
     slot.groups.add(pid);
@@ -347,13 +402,47 @@ export class Supervisor {
     const s = slot.w.state;
     const spawnedAt = s.kind === 'starting' || s.kind === 'ready' || s.kind === 'stopping' ? s.spawnedAt : Date.now();
     const reason = s.kind === 'stopping' ? s.reason : status.signal !== null ? 'signal' : 'exit';
-    slot.pid = null;
+    const exitedAt = Date.now();
     if (this.opts.interactive) this.opts.addon.foreground(0);
-    this.log.info(
-      { event: 'exit', pool: slot.pool.name, worker: slot.index, pid, code: status.code, signal: status.signal, reason, duration_ms: Date.now() - spawnedAt },
-      `${slot.pool.name}.${slot.index} exited with ${status.signal ?? `code ${status.code ?? '?'}`}`,
-    );
-    this.dispatch(slot, { type: 'exit', status, at: Date.now() });
+    // The exit record comes after the worker's last lines: wait for its pipes to close,
+    // but not for long (a grandchild may hold them open; its lines still come later).
+    const output = slot.output;
+    const report = (): void => {
+      this.log.info(
+        {
+          event: 'exit',
+          pool: slot.pool.name,
+          worker: slot.index,
+          pid,
+          code: status.code,
+          signal: status.signal,
+          reason,
+          duration_ms: exitedAt - spawnedAt,
+          ...(output && { last_lines: output.lastLines() }),
+        },
+        `${slot.pool.name}.${slot.index} exited with ${status.signal ?? `code ${status.code ?? '?'}`}`,
+      );
+      if (slot.pid === pid) slot.pid = null;
+      this.dispatch(slot, { type: 'exit', status, at: exitedAt });
+    };
+    if (!output) {
+      slot.pid = null;
+      report();
+      return;
+    }
+    this.exiting.add(pid);
+    let reported = false;
+    const once = (): void => {
+      if (reported) return;
+      reported = true;
+      clearTimeout(timer);
+      this.exiting.delete(pid);
+      slot.pid = null;
+      report();
+      for (const check of this.afterReap) check();
+    };
+    const timer = setTimeout(once, EXIT_OUTPUT_WAIT_MS);
+    void output.done.then(once);
   }
 
   private signalSlot(slot: Slot, signal: NodeJS.Signals): void {
@@ -569,7 +658,7 @@ export class Supervisor {
       for (const g of groups) this.killGroup(g, 'SIGKILL');
       for (const pid of strays) this.killPid(pid, 'SIGKILL');
     }
-    await this.waitUntil(() => this.liveGroups(this.slots).length === 0 && this.strays().length === 0 && this.byPid.size === 0, Date.now() + KILL_WAIT_MS);
+    await this.waitUntil(() => this.liveGroups(this.slots).length === 0 && this.strays().length === 0 && this.byPid.size === 0 && this.exiting.size === 0, Date.now() + KILL_WAIT_MS);
     this.finish(this.exitCode());
   }
 

@@ -41,13 +41,16 @@ test('pretty format: time, corral tag, message and fields on one line', () => {
 });
 
 test('a closed stderr (EPIPE) does not crash corral; the worker\'s status still comes through', async () => {
-  const child = spawn(process.execPath, [corralBin, '--log-format', 'json', '--', 'sh', '-c', 'sleep 0.3; echo done; exit 5'], {
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  child.stderr.destroy(); // the log reader goes away: every later write gets EPIPE
-  let out = '';
-  child.stdout.on('data', (d) => (out += d));
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const marker = join(mkdtempSync(join(tmpdir(), 'corral-epipe-')), 'done');
+  // The worker keeps writing after the log reader is gone: corral must neither crash nor
+  // leave it blocked on a full pipe.
+  const script = `for i in $(seq 1 20000); do echo "line $i"; done; echo done > ${marker}; exit 5`;
+  const child = spawn(process.execPath, [corralBin, '--log-format', 'json', '--', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  child.stderr.destroy(); // every write to corral's stderr now fails with EPIPE
   const code = await new Promise((resolve) => child.on('close', (c) => resolve(c)));
-  assert.equal(out.trim(), 'done');
+  assert.equal(readFileSync(marker, 'utf8').trim(), 'done');
   assert.equal(code, 5);
 });
