@@ -116,7 +116,6 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     const logger = log;
     // Accepted (the names are part of the contract) but not in effect in this version.
     const pending = [
-      ...(config.pools.some((p) => p.pty) ? ['pty'] : []),
       ...(config.drainDelayMs > 0 ? ['drain_delay'] : []),
     ];
     if (pending.length > 0) logger.warn({ event: 'config', ignored: pending }, `not implemented in this version, ignored: ${pending.join(', ')}`);

@@ -65,6 +65,11 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
     const [name] = pool.command;
     if (name !== undefined) resolveCommand(name, { ...env, ...poolEnv });
     const user = pool.user === null ? undefined : resolveUser(pool.user);
+    if (pool.pty && pool.listen !== null) {
+      throw new CorralError('BAD_VALUE', `pool ${pool.name}: pty and listen cannot be combined (a pseudo-terminal worker cannot be handed fd 3)`, {
+        hint: 'drop pty, or use port_base and let each worker bind its own port',
+      });
+    }
     let listenFd: number | undefined;
     if (pool.listen !== null && addon !== null) {
       const host = pool.listen.host === '' ? '0.0.0.0' : pool.listen.host;
@@ -94,6 +99,7 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       portBase: pool.portBase,
       minReady: pool.minReady,
       maxRssBytes: pool.maxRssBytes,
+      pty: pool.pty,
       env: poolEnv,
       ...(pool.cwd !== null && { cwd: pool.cwd }),
       ...(devices !== undefined && { devices }),

@@ -5,6 +5,7 @@
 
 import { Socket } from 'node:net';
 import { LineFramer } from './framer.js';
+import { PtyFramer } from './pty-framer.js';
 import { mergeJson, stripAnsi } from './lines.js';
 import { prettyWorkerLine } from './pretty.js';
 import { TracebackGrouper } from './traceback.js';
@@ -35,7 +36,65 @@ export interface OutputOptions {
 const LAST_LINES = 20;
 const TRACEBACK = { timeoutMs: 100, maxLines: 500, maxBytes: 64 * 1024 };
 
-class StreamReader {
+/** What a worker's output is read from: its pipes, or its pseudo-terminal. */
+interface Source {
+  pause(): void;
+  resume(): void;
+  readonly closed: Promise<void>;
+}
+
+/** The parts of node-pty's IPty that are used here. */
+export interface PtyLike {
+  onData(listener: (data: string) => void): unknown;
+  pause(): void;
+  resume(): void;
+}
+
+class PtyReader implements Source {
+  private readonly framer: PtyFramer;
+  private readonly grouper: TracebackGrouper;
+  private part = 0;
+  private finish: () => void = () => undefined;
+  readonly closed: Promise<void>;
+
+  constructor(
+    private readonly term: PtyLike,
+    out: WorkerOutput,
+  ) {
+    this.grouper = new TracebackGrouper((text, level) => {
+      out.record('pty', text, level, this.part);
+    }, TRACEBACK);
+    this.framer = new PtyFramer((line, part) => {
+      this.part = part;
+      if (part > 0 && !this.grouper.holding) out.record('pty', line, 30, part);
+      else this.grouper.push(line);
+      this.part = 0;
+    });
+    this.closed = new Promise((resolve) => {
+      this.finish = resolve;
+    });
+    term.onData((data) => {
+      this.framer.push(data);
+    });
+  }
+
+  pause(): void {
+    this.term.pause();
+  }
+
+  resume(): void {
+    this.term.resume();
+  }
+
+  /** The worker has exited: emit what is held. */
+  end(): void {
+    this.framer.end();
+    this.grouper.flush();
+    this.finish();
+  }
+}
+
+class StreamReader implements Source {
   readonly socket: Socket;
   private readonly framer: LineFramer;
   private readonly grouper: TracebackGrouper;
@@ -76,10 +135,19 @@ class StreamReader {
       this.grouper.flush();
     });
   }
+
+  pause(): void {
+    this.socket.pause();
+  }
+
+  resume(): void {
+    this.socket.resume();
+  }
 }
 
 export class WorkerOutput {
-  private readonly readers: StreamReader[] = [];
+  private readonly readers: Source[] = [];
+  private ptyReader: PtyReader | undefined;
   /** `,"pool":"main","worker":0,"pid":123,"stream":"stdout"` per stream. */
   private readonly fields: Record<Stream, string>;
   private readonly last: string[] = [];
@@ -87,21 +155,31 @@ export class WorkerOutput {
 
   constructor(
     private readonly o: OutputOptions,
-    fds: readonly [number, Stream][],
+    source: readonly [number, Stream][] | PtyLike,
   ) {
     const base = `,"pool":${JSON.stringify(o.pool)},"worker":${o.worker},"pid":${o.pid},"stream":`;
     this.fields = { stdout: `${base}"stdout"`, stderr: `${base}"stderr"`, pty: `${base}"pty"` };
-    for (const [fd, stream] of fds) this.readers.push(new StreamReader(fd, this, stream));
+    if (Array.isArray(source)) {
+      for (const [fd, stream] of source as readonly [number, Stream][]) this.readers.push(new StreamReader(fd, this, stream));
+    } else {
+      this.ptyReader = new PtyReader(source as PtyLike, this);
+      this.readers.push(this.ptyReader);
+    }
     if (o.paused) this.pause();
     this.done = Promise.all(this.readers.map((r) => r.closed)).then(() => undefined);
   }
 
   pause(): void {
-    for (const r of this.readers) r.socket.pause();
+    for (const r of this.readers) r.pause();
   }
 
   resume(): void {
-    for (const r of this.readers) r.socket.resume();
+    for (const r of this.readers) r.resume();
+  }
+
+  /** For a pty: the worker exited and node-pty has delivered its output. */
+  endPty(): void {
+    this.ptyReader?.end();
   }
 
   /** The worker's last lines, oldest first (for its exit record). */

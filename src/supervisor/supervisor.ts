@@ -4,7 +4,11 @@
 
 import { closeSync } from 'node:fs';
 import type { Logger } from '../logs/logger.js';
-import { WorkerOutput, type LogCounters } from '../logs/worker-output.js';
+import { WorkerOutput, type LogCounters, type OutputOptions } from '../logs/worker-output.js';
+import { ownPid } from '../native/owned.js';
+import { loadPty } from '../process/pty.js';
+import { resolveCommand } from '../process/spawn.js';
+import { signalName } from '../process/status.js';
 import type { LineWriter } from '../logs/writer.js';
 import type { Addon } from '../native/index.js';
 import { Reaper } from '../process/reaper.js';
@@ -39,6 +43,8 @@ export interface PoolSpec {
   user?: { uid: number; gid: number; groups: readonly number[]; env: Readonly<Record<string, string>> };
   /** Recycle a worker whose process tree RSS exceeds this; null: never. */
   maxRssBytes: number | null;
+  /** Run under a pseudo-terminal (node-pty). */
+  pty: boolean;
 }
 
 export interface SupervisorOptions {
@@ -290,10 +296,23 @@ export class Supervisor {
     return { stdio: [-1, out[1], err[1]], read: [out[0], err[0]] };
   }
 
-  private spawn(slot: Slot): void {
-    const at = Date.now();
-    let pid: number;
+  private outputOptions(slot: Slot, pid: number): OutputOptions | undefined {
+    const logs = this.opts.logs;
+    if (!logs) return undefined;
+    const { writer, format, colour, feedback, counters } = logs;
+    return { pool: slot.pool.name, worker: slot.index, pid, format, colour, writer, feedback, counters, paused: this.logsPaused };
+  }
+
+  private track(output: WorkerOutput, slot: Slot): void {
+    slot.output = output;
+    this.outputs.add(output);
+    void output.done.then(() => this.outputs.delete(output));
+  }
+
+  /** Starts the worker with the addon; its output through two pipes. */
+  private startNative(slot: Slot): number {
     let pipes: ReturnType<Supervisor['pipes']>;
+    let pid: number;
     try {
       pipes = this.pipes();
       pid = spawnWorker(this.opts.addon, {
@@ -305,34 +324,67 @@ export class Supervisor {
         ...(slot.pool.listenFd !== undefined && { listenFd: slot.pool.listenFd }),
         ...(slot.pool.user !== undefined && { uid: slot.pool.user.uid, gid: slot.pool.user.gid, groups: slot.pool.user.groups }),
       });
+    } finally {
+      // The write ends belong to the worker now (or to nobody, if it did not start).
+      if (pipes) for (const fd of [pipes.stdio[1], pipes.stdio[2]]) closeSync(fd);
+    }
+    const opts = pipes && this.outputOptions(slot, pid);
+    if (pipes && opts) {
+      this.track(
+        new WorkerOutput(opts, [
+          [pipes.read[0], 'stdout'],
+          [pipes.read[1], 'stderr'],
+        ]),
+        slot,
+      );
+    }
+    this.reaper.watch(pid);
+    return pid;
+  }
+
+  /** Starts the worker under a pseudo-terminal (node-pty, which waits for it itself). */
+  private startPty(slot: Slot): number {
+    const [name, ...args] = slot.pool.command;
+    const env = this.workerEnv(slot);
+    const file = resolveCommand(name ?? '', env);
+    const user = slot.pool.user;
+    const term = loadPty().spawn(file, args, {
+      name: 'xterm-256color',
+      cols: 200,
+      rows: 50,
+      cwd: slot.pool.cwd ?? process.cwd(),
+      env: Object.fromEntries(Object.entries(env).filter((e): e is [string, string] => e[1] !== undefined)),
+      ...(user && { uid: user.uid, gid: user.gid }),
+    });
+    const pid = term.pid;
+    const release = ownPid(this.opts.addon, pid);
+    const opts = this.outputOptions(slot, pid);
+    const output = opts && new WorkerOutput(opts, term);
+    if (output) this.track(output, slot);
+    term.onExit(({ exitCode, signal }) => {
+      release();
+      // node-pty may report the exit before the last bytes: give them a moment.
+      setTimeout(() => output?.endPty(), 50);
+      this.onExit(pid, signal ? { code: null, signal: signalName(signal) ?? 'SIGKILL' } : { code: exitCode, signal: null });
+    });
+    return pid;
+  }
+
+  private spawn(slot: Slot): void {
+    const at = Date.now();
+    let pid: number;
+    try {
+      pid = slot.pool.pty ? this.startPty(slot) : this.startNative(slot);
     } catch (err) {
-      if (pipes) for (const fd of [...pipes.read, pipes.stdio[1], pipes.stdio[2]]) closeSync(fd);
       const code = err instanceof CorralError ? err.exitCode : 1;
       const message = err instanceof Error ? err.message : String(err);
       this.log.error({ event: 'exit', pool: slot.pool.name, worker: slot.index, code, signal: null, reason: 'spawn_failed' }, message);
       this.dispatch(slot, { type: 'spawn_failed', status: { code, signal: null }, at });
       return;
     }
-    if (pipes && this.opts.logs) {
-      // The write ends belong to the worker now.
-      closeSync(pipes.stdio[1]);
-      closeSync(pipes.stdio[2]);
-      const logs = this.opts.logs;
-      const output = new WorkerOutput(
-        { pool: slot.pool.name, worker: slot.index, pid, format: logs.format, colour: logs.colour, writer: logs.writer, feedback: logs.feedback, counters: logs.counters, paused: this.logsPaused },
-        [
-          [pipes.read[0], 'stdout'],
-          [pipes.read[1], 'stderr'],
-        ],
-      );
-      slot.output = output;
-      this.outputs.add(output);
-      void output.done.then(() => this.outputs.delete(output));
-    }
     slot.pid = pid;
     slot.groups.add(pid);
     this.byPid.set(pid, slot);
-    this.reaper.watch(pid);
     this.log.info({ event: 'spawn', pool: slot.pool.name, worker: slot.index, pid, command: slot.pool.command }, `spawned ${slot.pool.name}.${slot.index}`);
     this.dispatch(slot, { type: 'spawned', pid, at });
     slot.status = null;

@@ -85,6 +85,16 @@ test('mergeJson: nested values, key order, unicode and escapes survive', () => {
   assert.deepEqual(mergeJson('{}'), { level: undefined, body: '', kind: undefined });
 });
 
+test('mergeJson: many distinct keys, and keys that are JavaScript names', () => {
+  const wide = Object.fromEntries(Array.from({ length: 3000 }, (_, i) => [`k${i}`, i]));
+  const { rec } = record(JSON.stringify(wide));
+  assert.deepEqual(Object.keys(rec).slice(6), Object.keys(wide));
+  const odd = '{"__proto__":{"x":1},"constructor":"c","toString":2,"hasOwnProperty":3,"msg":"m"}';
+  assert.equal(mergeJson(odd).body, ',"__proto__":{"x":1},"constructor":"c","toString":2,"hasOwnProperty":3,"msg":"m"');
+  // No msg of its own: message becomes msg even though "msg" is a name on no prototype.
+  assert.equal(mergeJson('{"constructor":1,"message":"m"}').body, ',"constructor":1,"msg":"m"');
+});
+
 test('mergeJson: anything but a JSON object is text', () => {
   for (const line of ['', ' ', 'hello', '[1,2]', '42', '"s"', 'null', 'true', '{not json', '{"a":1', '{"a":1}x', '{"a":1}{"b":2}', '{a:1}', "{'a':1}", '{}}', 'x{"a":1}', '{', '}', '\ufeff{"a":1}'])
     assert.equal(mergeJson(line), undefined, line);

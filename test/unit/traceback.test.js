@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
 import { test } from 'node:test';
 import { TracebackGrouper } from '../../dist/logs/traceback.js';
 
@@ -326,7 +327,7 @@ test('flush emits whatever is held, in order, and leaves the grouper idle', () =
   ]);
 });
 
-test('the default timer emits on its own and keeps no process alive', async () => {
+test('the default timer emits on its own', async () => {
   let done;
   const emitted = new Promise((resolve) => (done = resolve));
   const out = [];
@@ -340,4 +341,15 @@ test('the default timer emits on its own and keeps no process alive', async () =
   for (const line of SIMPLE.split('\n')) g.push(line);
   await emitted;
   assert.deepEqual(out, [[SIMPLE, 50]]);
+});
+
+test('a held traceback keeps no process alive (the default timer is unref’d)', () => {
+  const url = new URL('../../dist/logs/traceback.js', import.meta.url).href;
+  const script = `import { TracebackGrouper } from ${JSON.stringify(url)};
+    const g = new TracebackGrouper(() => {}, { timeoutMs: 60000, maxLines: 10, maxBytes: 1000 });
+    g.push('Traceback (most recent call last):');
+    if (!g.holding) process.exit(3);`;
+  const r = spawnSync(process.execPath, ['--input-type=module', '-e', script], { timeout: 20_000, encoding: 'utf8' });
+  assert.equal(r.error, undefined, 'exited on its own, long before the 60 s timer');
+  assert.equal(r.status, 0, r.stderr);
 });
