@@ -1,17 +1,18 @@
 /* Log producer for bench/logs.mjs: writes LINES numbered lines of LEN bytes (newline
- * included) to stdout in large write(2) batches, so that it is never the bottleneck:
+ * included) to stdout in write(2) batches of about BATCH bytes (whole lines; default
+ * 256 KiB, so that it is never the bottleneck):
  *
  *   w<id> <seq, 8 digits, from 1> xxxx...x\n
  *
  * <id> is the worker index from CORRAL_WORKER (corral), else NODE_APP_INSTANCE (pm2),
  * else 0. The harness rebuilds every expected line from (id, seq) and LEN.
  *
- * With a third argument FILE, a SIGWINCH handler appends CLOCK_MONOTONIC in ns and a
+ * With a fourth argument FILE, a SIGWINCH handler appends CLOCK_MONOTONIC in ns and a
  * newline to FILE each time the signal arrives (write(2) and clock_gettime are
  * async-signal-safe). The handler has SA_RESTART, and the write loop below also copes
  * with short writes, so a signal never loses or doubles output.
  *
- *   producer LINES [LEN=100] [WINCH_FILE]
+ *   producer LINES [LEN=100] [BATCH=262144] [WINCH_FILE]
  */
 #include <errno.h>
 #include <fcntl.h>
@@ -22,7 +23,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define BATCH (256 * 1024)
+#define MAX_BATCH (1024 * 1024)
 
 static int winch_fd = -1;
 
@@ -59,21 +60,22 @@ static void write_all(const char *p, size_t n) {
 
 int main(int argc, char **argv) {
   if (argc < 2) {
-    fprintf(stderr, "usage: producer LINES [LEN=100] [WINCH_FILE]\n");
+    fprintf(stderr, "usage: producer LINES [LEN=100] [BATCH=262144] [WINCH_FILE]\n");
     return 2;
   }
   long lines = atol(argv[1]);
   long len = argc > 2 ? atol(argv[2]) : 100;
+  long batch = argc > 3 ? atol(argv[3]) : 262144;
   const char *id = getenv("CORRAL_WORKER");
   if (!id || !*id) id = getenv("NODE_APP_INSTANCE");
   if (!id || !*id) id = "0";
   long prefix = 1 + (long)strlen(id) + 1 + 8 + 1; /* "w<id> <seq8> " */
-  if (lines < 0 || lines > 99999999 || len < prefix + 1 || len > BATCH) {
-    fprintf(stderr, "producer: need 0 <= LINES <= 99999999 and %ld <= LEN <= %d\n", prefix + 1, BATCH);
+  if (lines < 0 || lines > 99999999 || len < prefix + 1 || batch < len || batch > MAX_BATCH) {
+    fprintf(stderr, "producer: need 0 <= LINES <= 99999999, %ld <= LEN <= BATCH <= %d\n", prefix + 1, MAX_BATCH);
     return 2;
   }
-  if (argc > 3) {
-    winch_fd = open(argv[3], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
+  if (argc > 4) {
+    winch_fd = open(argv[4], O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0644);
     if (winch_fd < 0) {
       perror("producer: open WINCH_FILE");
       return 1;
@@ -86,8 +88,8 @@ int main(int argc, char **argv) {
     sigaction(SIGWINCH, &sa, NULL);
   }
 
-  static char buf[BATCH];
-  long per_batch = BATCH / len;
+  static char buf[MAX_BATCH];
+  long per_batch = batch / len;
   /* Fill the batch with line templates once; only the sequence digits change. */
   for (long j = 0; j < per_batch; j++) {
     char *l = buf + j * len;
