@@ -112,3 +112,22 @@ test('a 40,000-byte line arrives whole across parts', async () => {
   assert.deepEqual(parts.map((p) => p.part), [1, 2, 3]);
   assert.equal(parts.map((p) => p.msg).join(''), 'é'.repeat(20000) + '|end');
 });
+
+test('--feedback-file receives exactly the feedback records; without it they stay in the log', async () => {
+  const { mkdtempSync, readFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const file = join(mkdtempSync(join(tmpdir(), 'corral-fb-')), 'feedback.jsonl');
+  const script = 'import json\nprint("plain")\nprint(json.dumps({"kind": "feedback", "input": "q1", "output": "a1"}))\nprint(json.dumps({"kind": "other", "msg": "not feedback"}))\nprint(json.dumps({"kind": "feedback", "input": "q2", "rating": 5}))';
+  const c = runCorral(['--feedback-file', file, '--', 'python3', '-c', script]);
+  const r = await c.exited;
+  assert.equal(r.code, 0);
+  const fb = readFileSync(file, 'utf8').trim().split('\n').map((l) => JSON.parse(l));
+  assert.deepEqual(fb.map((x) => x.input), ['q1', 'q2']);
+  assert.equal(fb[0].pool, 'main');
+  assert.equal(fb[1].rating, 5);
+  assert.ok(!r.stderr.includes('"kind":"feedback"'), 'feedback records are not in the log');
+  assert.ok(records(r.stderr).some((x) => x.kind === 'other'));
+  const again = await runCorral(['--', 'python3', '-c', script]).exited;
+  assert.equal(records(again.stderr).filter((x) => x.kind === 'feedback').length, 2);
+});
