@@ -42,6 +42,18 @@ interface StatusWorker {
   restarts?: number;
   uptime_s?: number | null;
   status?: string | null;
+  cpu_seconds?: number | null;
+  rss_bytes?: number | null;
+  last_exit?: { code: number | null; signal: string | null; reason: string } | null;
+}
+
+function mib(bytes: number | null | undefined): string {
+  return bytes == null ? '-' : `${Math.round(bytes / 2 ** 20)}MiB`;
+}
+
+function lastExit(e: StatusWorker['last_exit']): string {
+  if (!e) return '-';
+  return `${e.signal ?? `code ${e.code ?? '?'}`} (${e.reason})`;
 }
 
 /** Prints a table of pools and workers from GET /status. */
@@ -62,10 +74,22 @@ export async function status(http: HostPort, print: (fd: number, s: string) => v
     print(2, 'corral: status: the answer is not JSON');
     return 1;
   }
-  const rows = [['POOL', 'WORKER', 'PID', 'STATE', 'GPU', 'RESTARTS', 'UPTIME', 'STATUS']];
+  const rows = [['POOL', 'WORKER', 'PID', 'STATE', 'GPU', 'RESTARTS', 'UPTIME', 'CPU', 'RSS', 'LAST EXIT', 'STATUS']];
   for (const [pool, p] of Object.entries(doc.pools ?? {})) {
     for (const w of p.workers ?? []) {
-      rows.push([pool, String(w.index ?? ''), String(w.pid ?? '-'), w.state ?? '', w.gpu ?? '-', String(w.restarts ?? 0), w.uptime_s == null ? '-' : `${Math.round(w.uptime_s)}s`, w.status ?? '']);
+      rows.push([
+        pool,
+        String(w.index ?? ''),
+        String(w.pid ?? '-'),
+        w.state ?? '',
+        w.gpu ?? '-',
+        String(w.restarts ?? 0),
+        w.uptime_s == null ? '-' : `${Math.round(w.uptime_s)}s`,
+        w.cpu_seconds == null ? '-' : `${w.cpu_seconds.toFixed(1)}s`,
+        mib(w.rss_bytes),
+        lastExit(w.last_exit),
+        w.status ?? '',
+      ]);
     }
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];

@@ -14,19 +14,26 @@ import { effectiveConfigJson } from '../config/effective.js';
 import { SignalQueue, type HandledSignal } from '../signals/handlers.js';
 import { Supervisor } from '../supervisor/supervisor.js';
 import { probe, status } from './client.js';
+import { startHttp, type MetricsRenderer } from '../http/server.js';
+import { Stats } from '../metrics/stats.js';
 import { parseInvocation } from './options.js';
 import { preparePools } from './prepare.js';
 
 declare const __CORRAL_VERSION__: string;
 const FLUSH_TIMEOUT_MS = 10_000;
-const noCounters: LogCounters = {
-  line() {
-    // metrics come with the HTTP server
-  },
-  feedback() {
-    // metrics come with the HTTP server
-  },
-};
+/** Log counters kept in Stats (corral_log_lines_total, corral_log_bytes_total, ...). */
+function logCounters(stats: Stats): LogCounters {
+  return {
+    line(pool, stream, bytes) {
+      const key = `${pool}\0${stream}`;
+      Stats.inc(stats.logLines, key);
+      Stats.inc(stats.logBytes, key, bytes);
+    },
+    feedback(pool) {
+      Stats.inc(stats.feedback, pool);
+    },
+  };
+}
 
 let feedbackWriter: LineWriter | undefined;
 
@@ -114,21 +121,19 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     const colour = isatty(2);
     log = createLogger(writer, config.logFormat, config.logLevel, colour);
     const logger = log;
-    // Accepted (the names are part of the contract) but not in effect in this version.
-    const pending = [
-      ...(config.drainDelayMs > 0 ? ['drain_delay'] : []),
-    ];
-    if (pending.length > 0) logger.warn({ event: 'config', ignored: pending }, `not implemented in this version, ignored: ${pending.join(', ')}`);
     if (!subreaper) {
       logger.warn({ event: 'signal' }, 'cannot become a child subreaper (prctl failed): orphans of workers will be reaped by the host\'s init, not by corral');
     }
+    const stats = new Stats();
     const interactive = pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0);
     supervisor = new Supervisor({
       pools,
       graceMs: config.graceMs,
       interactive,
       // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
-      logs: interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: noCounters },
+      logs: interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats) },
+      stats,
+      drainDelayMs: config.drainDelayMs,
       logger,
       addon,
       // SIGHUP: the same command line, the file read again; held sockets are reused.
@@ -152,6 +157,11 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     onPressure = (paused) => {
       sup.setLogsPaused(paused);
     };
+    // The HTTP server binds before any worker starts: a port in use is a config error.
+    const metrics: MetricsRenderer | null = null;
+    if (config.http !== null) {
+      await startHttp(config.http, { snapshot: () => sup.snapshot(), metrics: () => metrics, version: VERSION });
+    }
     const done = sup.run();
     for (const sig of early.splice(0)) sup.handleSignal(sig);
     const code = await done;

@@ -19,6 +19,7 @@ import { treeUsage, type TreeUsage } from '../process/usage.js';
 import { CorralError } from '../errors.js';
 import { next, newWorker, type Effect, type Policy, type RestartPolicy, type Worker, type WorkerEvent } from './lifecycle.js';
 import type { HandledSignal } from '../signals/handlers.js';
+import { Stats, type Snapshot } from '../metrics/stats.js';
 import { attribute, openNotify, parseNotify, type NotifyMessage } from './notify.js';
 import { WorkerMonitor, type ReadySpec } from './readiness.js';
 
@@ -56,6 +57,9 @@ export interface SupervisorOptions {
   addon: Addon;
   /** Worker lines go here as records; null passes worker output through (interactive use). */
   logs: { writer: LineWriter; format: 'json' | 'pretty'; colour: boolean; feedback: LineWriter | null; counters: LogCounters } | null;
+  /** After SIGTERM/SIGINT, how long /readyz is 503 before any worker is signalled. */
+  drainDelayMs?: number;
+  stats?: Stats;
   random?: () => number;
   /**
    * SIGHUP: re-reads the config file and returns the pools it now describes, or null when
@@ -75,8 +79,13 @@ interface Slot {
   monitor: WorkerMonitor | undefined;
   /** Last STATUS= text the worker sent. */
   status: string | null;
-  /** The latest sample of the worker's process tree. */
+  /** Why and when the last process ended. */
+  lastExit: { reason: string; at: number } | null;
+  /** The latest sample of the worker's process tree, and whose it was. */
   usage: TreeUsage | null;
+  usagePid: number | null;
+  /** When the current process was spawned. */
+  startedAt: number | null;
   /** The current generation's output (earlier ones may still drain). */
   output: WorkerOutput | undefined;
   /** Process groups of this slot's generations that may still have members. */
@@ -108,7 +117,9 @@ export class Supervisor {
   private finished = false;
   private rolling: Promise<void> | undefined;
   private resolveDone: ((code: number) => void) | undefined;
-  readonly forwarded = new Map<string, number>();
+  readonly stats: Stats;
+  /** /readyz is 503 from the first stop signal on. */
+  private draining = false;
   /** Checks of pending waits, run after every reaping pass that reaped something. */
   private readonly afterReap = new Set<() => void>();
   private notifyAddress = '';
@@ -119,15 +130,16 @@ export class Supervisor {
   private logsPaused = false;
   private sampler: NodeJS.Timeout | undefined;
   /** Datagrams that could not be parsed or attributed, for metrics and debugging. */
-  notifyMalformed = 0;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.log = opts.logger;
+    this.stats = opts.stats ?? new Stats();
     this.reaper = new Reaper(opts.addon, {
       onExit: (pid, status) => {
         this.onExit(pid, status);
       },
       onOrphan: (pid, status) => {
+        this.stats.zombiesReaped++;
         this.log.debug({ event: 'reaped', pid, code: status.code, signal: status.signal }, 'reaped an orphan');
       },
       onPass: () => {
@@ -147,12 +159,47 @@ export class Supervisor {
           killTimer: undefined,
           monitor: undefined,
           status: null,
+          lastExit: null,
           usage: null,
+          usagePid: null,
+          startedAt: null,
           output: undefined,
           groups: new Set(),
         });
       }
     }
+  }
+
+  /** What /readyz, /status and /metrics show. */
+  snapshot(): Snapshot {
+    return {
+      draining: this.draining,
+      live: !this.gaveUp,
+      pools: this.pools.map((pool) => ({
+        name: pool.name,
+        desired: pool.workers,
+        minReady: pool.minReady,
+        workers: this.slots
+          .filter((s) => s.pool === pool)
+          .map((s) => {
+            const st = s.w.state;
+            const exit = s.w.lastExit;
+            return {
+              pool: pool.name,
+              index: s.index,
+              pid: s.pid,
+              state: st.kind,
+              gpu: pool.devices?.[s.index] ?? null,
+              restarts: s.w.restarts,
+              lastExit: exit && s.lastExit ? { code: exit.code, signal: exit.signal, reason: s.lastExit.reason, at: s.lastExit.at } : null,
+              startedAt: s.pid === null ? null : s.startedAt,
+              statusText: s.status,
+              cpuSeconds: s.pid !== null && s.usagePid === s.pid ? (s.usage?.cpuSeconds ?? null) : null,
+              rssBytes: s.pid !== null && s.usagePid === s.pid ? (s.usage?.rssBytes ?? null) : null,
+            };
+          }),
+      })),
+    };
   }
 
   /** True for exactly one pool with one worker and restart `never`: exit like tini. */
@@ -228,6 +275,7 @@ export class Supervisor {
         slot.timer = undefined;
         return;
       case 'restart':
+        Stats.inc(this.stats.restarts, `${slot.pool.name}\0${slot.index}\0${e.reason}`);
         if (e.delayMs > 0) this.log.warn({ event: 'backoff', ...who, reason: e.reason, delay_ms: e.delayMs }, `restarting in ${e.delayMs} ms`);
         this.log.info({ event: 'restart', ...who, reason: e.reason, restarts: slot.w.restarts }, `restart (${e.reason})`);
         return;
@@ -383,6 +431,7 @@ export class Supervisor {
       return;
     }
     slot.pid = pid;
+    slot.startedAt = at;
     slot.groups.add(pid);
     this.byPid.set(pid, slot);
     this.log.info({ event: 'spawn', pool: slot.pool.name, worker: slot.index, pid, command: slot.pool.command }, `spawned ${slot.pool.name}.${slot.index}`);
@@ -394,6 +443,7 @@ export class Supervisor {
         ready: () => {
           if (slot.pid !== pid || slot.w.state.kind !== 'starting') return;
           this.dispatch(slot, { type: 'ready', at: Date.now() });
+          this.stats.onStartup(slot.pool.name, (Date.now() - at) / 1000);
           this.log.info({ event: 'ready', pool: slot.pool.name, worker: slot.index, pid, startup_ms: Date.now() - at }, `${slot.pool.name}.${slot.index} ready`);
         },
         fail: (reason, detail) => {
@@ -413,7 +463,12 @@ export class Supervisor {
       const st = slot.w.state;
       if (slot.pid === null || (st.kind !== 'starting' && st.kind !== 'ready')) continue;
       const usage = treeUsage(slot.pid);
+      // CPU is a counter per worker index: advance it by what this process used since the
+      // last sample (a new process starts from zero).
+      const before = slot.usage !== null && slot.usagePid === slot.pid ? slot.usage.cpuSeconds : 0;
+      if (usage.cpuSeconds > before) Stats.inc(this.stats.cpuSeconds, `${slot.pool.name}\0${slot.index}`, usage.cpuSeconds - before);
       slot.usage = usage;
+      slot.usagePid = slot.pid;
       const limit = slot.pool.maxRssBytes;
       if (limit !== null && usage.rssBytes > limit && !this.stopping) {
         this.log.warn(
@@ -430,7 +485,7 @@ export class Supervisor {
     const slot = workerPid === undefined ? undefined : this.byPid.get(workerPid);
     const { msg, malformed } = parseNotify(text);
     if (!slot || malformed.length > 0) {
-      this.notifyMalformed++;
+      this.stats.notifyMalformed++;
       this.log.debug({ event: 'notify', sender: senderPid, malformed, attributed: slot !== undefined }, 'ignored part of an sd_notify message');
       if (!slot) return;
     }
@@ -438,6 +493,7 @@ export class Supervisor {
   }
 
   private applyNotify(slot: Slot, msg: NotifyMessage): void {
+    if (msg.batch) this.stats.onBatch(slot.pool.name, msg.batch.size, msg.batch.seconds);
     if (msg.status !== undefined) slot.status = msg.status;
     if (msg.stopping) this.log.info({ event: 'notify', pool: slot.pool.name, worker: slot.index }, `${slot.pool.name}.${slot.index} is stopping`);
     if (msg.errno !== undefined) this.log.warn({ event: 'notify', pool: slot.pool.name, worker: slot.index, errno: msg.errno }, `${slot.pool.name}.${slot.index} reported errno ${msg.errno}`);
@@ -475,6 +531,7 @@ export class Supervisor {
         `${slot.pool.name}.${slot.index} exited with ${status.signal ?? `code ${status.code ?? '?'}`}`,
       );
       if (slot.pid === pid) slot.pid = null;
+      slot.lastExit = { reason, at: exitedAt };
       this.dispatch(slot, { type: 'exit', status, at: exitedAt });
     };
     if (!output) {
@@ -527,7 +584,7 @@ export class Supervisor {
     }
     let n = 0;
     for (const slot of this.slots) if (slot.pid !== null && this.killGroup(slot.pid, sig)) n++;
-    this.forwarded.set(sig, (this.forwarded.get(sig) ?? 0) + 1);
+    Stats.inc(this.stats.signalsForwarded, sig);
     this.log.info({ event: 'signal', signal: sig, action: 'forward', groups: n }, `forwarded ${sig} to ${n} worker group(s)`);
   }
 
@@ -638,6 +695,7 @@ export class Supervisor {
   requestStop(why: string): void {
     if (this.stopping) return;
     this.stopping = true;
+    this.draining = true;
     this.stopCause = why;
     void this.stopSequence(why).catch((err: unknown) => {
       this.log.error({ err }, 'stop sequence failed');
@@ -663,6 +721,13 @@ export class Supervisor {
   }
 
   private async stopSequence(why: string): Promise<void> {
+    // Readiness is 503 from now on; Kubernetes needs a moment to take the pod out of its
+    // endpoints before the workers stop taking requests (SPEC §7 step 2).
+    const drainMs = why.startsWith('SIG') ? (this.opts.drainDelayMs ?? 0) : 0;
+    if (drainMs > 0) {
+      this.log.info({ event: 'stop', reason: why, drain_delay_ms: drainMs }, `draining: readiness is 503; workers are signalled in ${drainMs} ms`);
+      await this.waitUntil(() => this.escalated, Date.now() + drainMs);
+    }
     const started = Date.now();
     const deadline = started + this.opts.graceMs;
     this.log.info({ event: 'stop', reason: why, grace_ms: this.opts.graceMs }, 'stopping');

@@ -1,0 +1,60 @@
+// What corral counts and what it looks like right now, as plain data: the supervisor and
+// the log path write here (cheap increments on hot paths), and /metrics, /readyz and
+// /status read from it. No prom-client here: the registry reads these at scrape time.
+
+export type WorkerStateName = 'starting' | 'ready' | 'stopping' | 'exited' | 'backoff';
+export const WORKER_STATES: readonly WorkerStateName[] = ['starting', 'ready', 'stopping', 'exited', 'backoff'];
+export type RestartReasonName = 'exit' | 'signal' | 'watchdog' | 'startup_timeout' | 'max_rss' | 'rolling';
+
+export interface WorkerView {
+  pool: string;
+  index: number;
+  pid: number | null;
+  state: WorkerStateName;
+  /** CUDA_VISIBLE_DEVICES of this worker, or null. */
+  gpu: string | null;
+  restarts: number;
+  lastExit: { code: number | null; signal: string | null; reason: string; at: number } | null;
+  /** When the current process was spawned (epoch ms), or null. */
+  startedAt: number | null;
+  /** Last STATUS= text. */
+  statusText: string | null;
+  /** Whole process tree, from the last sample; null before the first. */
+  cpuSeconds: number | null;
+  rssBytes: number | null;
+}
+
+export interface PoolView {
+  name: string;
+  desired: number;
+  minReady: number;
+  workers: WorkerView[];
+}
+
+export interface Snapshot {
+  draining: boolean;
+  /** False once a pool gave up. */
+  live: boolean;
+  pools: PoolView[];
+}
+
+/** Counters (monotonic). Keys join labels with '\0'. */
+export class Stats {
+  readonly restarts = new Map<string, number>(); // pool\0worker\0reason
+  readonly signalsForwarded = new Map<string, number>(); // SIGNAME
+  readonly logLines = new Map<string, number>(); // pool\0stream
+  readonly logBytes = new Map<string, number>(); // pool\0stream
+  readonly feedback = new Map<string, number>(); // pool
+  /** CPU seconds per pool\0worker, advanced by the delta between samples. */
+  readonly cpuSeconds = new Map<string, number>();
+  zombiesReaped = 0;
+  notifyMalformed = 0;
+
+  /** Observers set by the metrics module (histograms need each observation). */
+  onStartup: (pool: string, seconds: number) => void = () => undefined;
+  onBatch: (pool: string, size: number, seconds: number) => void = () => undefined;
+
+  static inc(map: Map<string, number>, key: string, by = 1): void {
+    map.set(key, (map.get(key) ?? 0) + by);
+  }
+}
