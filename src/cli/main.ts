@@ -16,6 +16,8 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { probe, status } from './client.js';
 import { startHttp, type MetricsRenderer } from '../http/server.js';
 import { Stats } from '../metrics/stats.js';
+import { createMetrics } from '../metrics/metrics.js';
+import { GpuCollector } from '../gpu/collect.js';
 import { parseInvocation } from './options.js';
 import { preparePools } from './prepare.js';
 
@@ -106,7 +108,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     trackOwnedChildren(addon);
     addon.ignoreTtySignals();
     const subreaper = process.pid === 1 || addon.setSubreaper();
-    const { pools, sockets } = preparePools(config, addon, process.env);
+    const { pools, sockets, gpus } = preparePools(config, addon, process.env);
 
     // One writer for corral's records and the workers' lines; under pressure it pauses the
     // workers' pipes (through the supervisor, which exists by the time any worker writes).
@@ -158,11 +160,18 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       sup.setLogsPaused(paused);
     };
     // The HTTP server binds before any worker starts: a port in use is a config error.
-    const metrics: MetricsRenderer | null = null;
+    let metrics: MetricsRenderer | null = null;
     if (config.http !== null) {
       await startHttp(config.http, { snapshot: () => sup.snapshot(), metrics: () => metrics, version: VERSION });
     }
     const done = sup.run();
+    // Metrics and the GPU collector come after the workers are spawned (prom-client takes
+    // tens of ms to load, which the workers' start must not wait for).
+    setImmediate(() => {
+      const gpu = gpus.length > 0 ? new GpuCollector({ env: process.env }) : null;
+      gpu?.start();
+      metrics = createMetrics({ snapshot: () => sup.snapshot(), stats, gpu, version: VERSION });
+    });
     for (const sig of early.splice(0)) sup.handleSignal(sig);
     const code = await done;
     // Nothing is lost at exit: wait for the writers to empty (bounded: a reader that never
