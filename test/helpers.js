@@ -78,7 +78,7 @@ export function runCorral(args, { pid1 = false, env = {}, cwd = root, stdin = 'i
   const argv = pid1
     ? ['unshare', ['--pid', '--fork', '--mount-proc', process.execPath, corralBin, ...args]]
     : [process.execPath, [corralBin, ...args]];
-  const child = spawn(argv[0], argv[1], { cwd, env: { ...process.env, CORRAL_LOG_FORMAT: 'json', ...env }, stdio: [stdin, 'pipe', 'pipe'] });
+  const child = spawn(argv[0], argv[1], { cwd, env: { ...process.env, CORRAL_LOG_FORMAT: 'json', CORRAL_HTTP: 'off', ...env }, stdio: [stdin, 'pipe', 'pipe'] });
   running.add(child);
   child.on('close', () => running.delete(child));
   const out = { stdout: '', stderr: '' };
