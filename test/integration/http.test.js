@@ -135,3 +135,61 @@ test('--http on a port in use is exit 2 before anything is spawned; --http off s
   const off = await runToEnd(['--http', 'off', '--', 'true']);
   assert.equal(off.code, 0);
 });
+
+const SPEC_METRICS = [
+  'corral_workers', 'corral_workers_desired', 'corral_worker_ready', 'corral_worker_restarts_total',
+  'corral_worker_startup_duration_seconds', 'corral_worker_cpu_seconds_total', 'corral_worker_resident_memory_bytes',
+  'corral_zombies_reaped_total', 'corral_signals_forwarded_total', 'corral_log_lines_total', 'corral_log_bytes_total',
+  'corral_feedback_records_total', 'corral_ready', 'corral_draining', 'corral_batch_size', 'corral_batch_duration_seconds',
+  'corral_gpu_utilization_ratio', 'corral_gpu_memory_used_bytes', 'corral_gpu_memory_total_bytes', 'corral_gpu_power_watts',
+  'corral_gpu_temperature_celsius', 'corral_gpu_info', 'corral_gpu_collect_errors_total', 'corral_build_info',
+];
+
+test('/metrics of a live pool: every SPEC name, GPU figures from nvidia-smi, batches from X_CORRAL_BATCH, worker labels are indexes', { timeout: 30_000 }, async () => {
+  const hp = port();
+  // Each worker: READY=1 and two batches, a feedback record, an orphan, then runs until
+  // SIGUSR2 ends worker 1 once (a restart).
+  const script = `import os, socket, signal, sys, json, time
+if os.environ["CORRAL_WORKER"] == "1" and not os.path.exists(sys.argv[1]):
+    open(sys.argv[1], "w").close(); signal.signal(signal.SIGUSR2, lambda *_: sys.exit(3))
+else:
+    signal.signal(signal.SIGUSR2, signal.SIG_IGN)
+signal.signal(signal.SIGTERM, lambda *_: sys.exit(0))
+a = os.environ["NOTIFY_SOCKET"]; a = "\\0" + a[1:] if a.startswith("@") else a
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM); s.connect(a)
+print(json.dumps({"kind": "feedback", "input": "x"}), flush=True)
+if os.fork() == 0:
+    os._exit(0)
+s.send(b"X_CORRAL_BATCH=8 0.04"); s.send(b"X_CORRAL_BATCH=3 0.01"); s.send(b"READY=1")
+while True: signal.pause()`;
+  const { mkdtempSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const { join } = await import('node:path');
+  const once = join(mkdtempSync(join(tmpdir(), 'corral-m-')), 'once');
+  const c = runCorral(['--http', `127.0.0.1:${hp}`, '--workers', 'gpu', '--ready', 'notify', '--', 'python3', '-c', script, once], {
+    env: { CORRAL_NVIDIA_SMI: fixture('nvidia-smi-4gpu') },
+  });
+  await until(async () => {
+    const r = await http(hp, '/readyz');
+    return r.status === 200 && JSON.parse(r.body).pools.main.ready === 4;
+  }, { what: '4 ready workers' });
+  await c.kill('SIGUSR2');
+  await until(() => c.records().some((x) => x.event === 'restart'), { what: 'a restart' });
+  const body = await until(async () => {
+    const m = await http(hp, '/metrics');
+    return m.status === 200 && /corral_worker_cpu_seconds_total\{/.test(m.body) && /corral_gpu_info\{/.test(m.body) && m.body;
+  }, { what: 'sampled metrics', timeoutMs: 15_000 });
+  for (const name of SPEC_METRICS) assert.match(body, new RegExp(`^${name}(\\{|_bucket\\{|_count\\{| )`, 'm'), `${name} is served`);
+  assert.match(body, /^corral_workers_desired\{pool="main"\} 4$/m);
+  assert.match(body, /^corral_batch_size_count\{pool="main"\} [1-9]/m);
+  assert.match(body, /^corral_batch_duration_seconds_count\{pool="main",batch_size="8"\} [1-9]/m);
+  assert.match(body, /^corral_gpu_temperature_celsius\{gpu="0",uuid="GPU-[^"]+"\} \d+/m);
+  assert.match(body, /^corral_signals_forwarded_total\{signal="SIGUSR2"\} 1$/m);
+  assert.match(body, /^corral_worker_restarts_total\{pool="main",worker="1",reason="exit"\} 1$/m);
+  assert.match(body, /^corral_feedback_records_total\{pool="main"\} [4-9]$/m);
+  assert.match(body, /^corral_zombies_reaped_total [1-9]/m);
+  const workerLabels = [...body.matchAll(/worker="(\d+)"/g)].map((m) => Number(m[1]));
+  assert.ok(workerLabels.every((w) => w >= 0 && w < 4), 'worker labels are indexes, never pids');
+  await c.kill('SIGTERM');
+  await c.exited;
+});
