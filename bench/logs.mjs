@@ -375,20 +375,29 @@ class Checker {
       this.next[w]++;
       return;
     }
-    r.bad_records++;
     if (msg === want) {
+      r.bad_records++;
       r.wrong_fields++;
       this.next[w]++;
       this.example('wrong fields', raw);
       return;
     }
-    // A whole line of this worker, but not the next one: skipped or reordered lines.
+    // A whole line of this worker, but not the next one. Later: the lines in between are
+    // lost and this one is intact (so one lost line is not counted twice). Earlier: a
+    // duplicate or a reordered line.
     const m = /^w(\d+) (\d{8}) x+$/.exec(msg);
     if (m && Number(m[1]) === w && msg === expectedLine(this.pad, w, Number(m[2]))) {
       const seq = Number(m[2]);
+      if (seq > this.next[w] && fieldsOk) {
+        r.intact++;
+        r.gaps = (r.gaps ?? 0) + 1;
+        this.next[w] = seq + 1;
+        this.example(`gap before line ${seq} of worker ${w}`, raw);
+        return;
+      }
       if (seq < this.next[w]) r.out_of_order++;
-      else this.next[w] = seq + 1;
     }
+    r.bad_records++;
     this.example('altered', raw);
   }
 

@@ -34,7 +34,10 @@ test('endpoints: livez/healthz 200, readyz 503 then 200, status JSON, 404, 405, 
   const early = await http(hp, '/readyz');
   assert.equal(early.status, 503);
   assert.deepEqual(JSON.parse(early.body), { ready: false, draining: false, pools: { main: { ready: 0, total: 2, min_ready: 1 } } });
-  await until(async () => (await http(hp, '/readyz')).status === 200, { what: 'ready' });
+  await until(async () => {
+    const r = await http(hp, '/readyz');
+    return r.status === 200 && JSON.parse(r.body).pools.main.ready === 2;
+  }, { what: 'both workers ready' });
   const verbose = JSON.parse((await http(hp, '/readyz?verbose')).body);
   assert.equal(verbose.workers.main.workers.length, 2);
   const status = JSON.parse((await http(hp, '/status')).body);
