@@ -7,6 +7,7 @@
 //                       [--pool-lines 250000] [--line-bytes 100] [--batch-bytes 262144]
 //                       [--sink-mb 300] [--sink-rate 1] [--winch-ms 200] [--rss-ms 100]
 //                       [--no-pm2] [--no-install] [--cpu-prof]
+//   node bench/logs.mjs --self-test     the line check against streams broken on purpose
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -40,12 +41,13 @@ const { values: opt } = parseArgs({
     'no-pm2': { type: 'boolean', default: false },
     'no-install': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
+    'self-test': { type: 'boolean', default: false },
     help: { type: 'boolean', short: 'h', default: false },
   },
 });
 
 if (opt.help) {
-  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 10).join('\n'));
+  console.log(fs.readFileSync(fileURLToPath(import.meta.url), 'utf8').split('\n').slice(1, 11).join('\n'));
   process.exit(0);
 }
 
@@ -427,6 +429,48 @@ class Checker {
     }
     this.rem[w] = s.slice(pos);
   }
+}
+
+/**
+ * Negative control: the checker must catch each way a log stream can break, and count a
+ * dropped or altered line once. Two workers, 1,000 lines each, fed in odd-sized chunks.
+ */
+function selfTest() {
+  const pad = pads(2, cfg.lineBytes);
+  const rec = (w, msg) => `${JSON.stringify({ level: 30, time: 1, pool: 'main', worker: w, pid: 5, stream: 'stdout', msg })}\n`;
+  const cases = [
+    ['clean', () => {}, 0, false],
+    ['one record dropped', (r) => r.splice(100, 1), 1, false],
+    ['one msg altered', (r) => (r[200] = r[200].replace('xxx', 'xyx')), 1, true],
+    ['two lines of a worker swapped', (r) => ([r[300], r[302]] = [r[302], r[300]]), 1, true],
+    ['one record duplicated', (r) => r.splice(400, 0, r[400]), 0, true],
+    ['one record cut short', (r) => (r[500] = `${r[500].slice(0, 50)}\n`), 1, true],
+    ['wrong worker field', (r) => (r[600] = r[600].replace('"worker":0', '"worker":1')), 1, true],
+  ];
+  let bad = 0;
+  for (const [name, mutate, lost, flagged] of cases) {
+    const recs = [];
+    for (let s = 1; s <= 1000; s++) for (let w = 0; w < 2; w++) recs.push(rec(w, expectedLine(pad, w, s)));
+    mutate(recs);
+    const c = new Checker('corral', 2, 1000, cfg.lineBytes);
+    const all = Buffer.from(recs.join(''));
+    for (let i = 0; i < all.length; i += 777) c.push(all.subarray(i, i + 777));
+    const r = c.end();
+    const isFlagged = r.bad_records + r.unparseable + r.text_lines > 0;
+    const ok = r.lost_or_altered === lost && isFlagged === flagged;
+    if (!ok) bad++;
+    console.log(`${ok ? 'ok  ' : 'FAIL'} ${name}: lost or altered ${r.lost_or_altered} (want ${lost}), bad records ${r.bad_records}, unparseable ${r.unparseable}`);
+  }
+  // pm2 style: every line there, glued into chunks with the newlines removed.
+  const c = new Checker('pm2', 1, 1000, cfg.lineBytes);
+  let body = '';
+  for (let s = 1; s <= 1000; s++) body += expectedLine(pad, 0, s);
+  for (let i = 0; i < body.length; i += 6543) c.push(Buffer.from(`${JSON.stringify({ message: body.slice(i, i + 6543), type: 'out', process_id: 0 })}\n`));
+  const r = c.end();
+  const ok = r.intact === 0 && r.rejoined === 1000 && r.garbled === 0;
+  if (!ok) bad++;
+  console.log(`${ok ? 'ok  ' : 'FAIL'} pm2-style glued chunks: intact ${r.intact} (want 0), rejoined ${r.rejoined} (want 1000)`);
+  return bad;
 }
 
 // ---------------------------------------------------------------- setup
@@ -854,6 +898,10 @@ function corralBuild() {
 // ---------------------------------------------------------------- main
 
 async function main() {
+  if (opt['self-test']) {
+    process.exitCode = selfTest() ? 1 : 0;
+    return;
+  }
   const tStart = Date.now();
   if (!fs.existsSync(path.join(ROOT, 'dist', 'corral.js'))) {
     console.error('dist/corral.js is missing: run `npm run build` first');
