@@ -26,9 +26,9 @@ const FLUSH_TIMEOUT_MS = 10_000;
 /** Log counters kept in Stats (corral_log_lines_total, corral_log_bytes_total, ...). */
 function logCounters(stats: Stats): LogCounters {
   return {
-    line(pool, stream, bytes) {
+    lines(pool, stream, lines, bytes) {
       const key = `${pool}\0${stream}`;
-      Stats.inc(stats.logLines, key);
+      Stats.inc(stats.logLines, key, lines);
       Stats.inc(stats.logBytes, key, bytes);
     },
     feedback(pool) {

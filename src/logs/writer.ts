@@ -22,8 +22,17 @@ export interface WriterOptions {
 
 const pause = new Int32Array(new SharedArrayBuffer(4));
 
+/** Records are encoded straight into chunks of this size (no join, no re-encoding). */
+const CHUNK = 1024 * 1024;
+
 export class LineWriter {
-  private queue: string[] = [];
+  /** Filled chunks waiting to be written. */
+  private segments: Buffer[] = [];
+  /** The chunk being filled: bytes [start, off) are not handed to the kernel yet. */
+  private cur = Buffer.allocUnsafe(CHUNK);
+  private start = 0;
+  private off = 0;
+  /** Bytes queued (segments plus the unsent part of cur) and in the write in flight. */
   private queued = 0;
   private inFlight = 0;
   private writing = false;
@@ -56,8 +65,18 @@ export class LineWriter {
 
   write(text: string): void {
     if (this.broken) return;
-    this.queue.push(text);
-    this.queued += text.length;
+    // UTF-8 needs at most 3 bytes per UTF-16 unit.
+    const worst = text.length * 3;
+    if (CHUNK - this.off < worst) {
+      this.seal();
+      this.cur = Buffer.allocUnsafe(Math.max(CHUNK, worst));
+      this.start = 0;
+      this.off = 0;
+    }
+    // Buffer#utf8Write skips Buffer#write's argument checks (a third of the cost per record).
+    const n = (this.cur as unknown as { utf8Write(s: string, offset: number): number }).utf8Write(text, this.off);
+    this.off += n;
+    this.queued += n;
     if (!this.writing) this.kick();
     if (!this.paused && this.queued + this.inFlight > this.hwm) {
       this.paused = true;
@@ -65,16 +84,25 @@ export class LineWriter {
     }
   }
 
+  /** Moves the unsent part of the current chunk to the segments. */
+  private seal(): void {
+    if (this.off > this.start) {
+      this.segments.push(this.cur.subarray(this.start, this.off));
+      this.start = this.off;
+    }
+  }
+
   private kick(): void {
-    if (this.queue.length === 0) {
+    this.seal();
+    if (this.segments.length === 0) {
       this.writing = false;
       for (const f of this.idle.splice(0)) f();
       return;
     }
     this.writing = true;
-    const data = Buffer.from(this.queue.length === 1 ? (this.queue[0] ?? '') : this.queue.join(''), 'utf8');
+    const data = this.segments.length === 1 ? (this.segments[0] ?? Buffer.alloc(0)) : Buffer.concat(this.segments);
+    this.segments = [];
     this.inFlight = this.queued;
-    this.queue = [];
     this.queued = 0;
     this.send(data, 0);
   }
@@ -107,7 +135,8 @@ export class LineWriter {
 
   private fail(): void {
     this.broken = true;
-    this.queue = [];
+    this.segments = [];
+    this.start = this.off;
     this.queued = 0;
     this.inFlight = 0;
     this.writing = false;
@@ -129,9 +158,10 @@ export class LineWriter {
    * queued synchronously. A batch already in the thread pool is not waited for.
    */
   flushSync(): void {
-    if (this.broken || this.queue.length === 0) return;
-    let buf = Buffer.from(this.queue.join(''), 'utf8');
-    this.queue = [];
+    this.seal();
+    if (this.broken || this.segments.length === 0) return;
+    let buf = Buffer.concat(this.segments);
+    this.segments = [];
     this.queued = 0;
     while (buf.length > 0) {
       try {

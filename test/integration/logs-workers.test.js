@@ -131,3 +131,11 @@ test('--feedback-file receives exactly the feedback records; without it they sta
   const again = await runCorral(['--', 'python3', '-c', script]).exited;
   assert.equal(records(again.stderr).filter((x) => x.kind === 'feedback').length, 2);
 });
+
+test('lines needing JSON escapes (quotes, backslashes, tabs, control characters) come through exactly', async () => {
+  const lines = ['say "hi"', 'C:\\path\\to', 'a\tb', 'bell\u0007end', 'ünïcödé ✓ 𝄞', '"', '\\'];
+  const script = `import sys\nfor l in ${JSON.stringify(lines)}:\n    sys.stdout.write(l + "\\n")`;
+  const r = await runCorral(['--', 'python3', '-c', script]).exited;
+  const msgs = records(r.stderr).filter((x) => x.stream === 'stdout').map((x) => x.msg);
+  assert.deepEqual(msgs, lines);
+});
