@@ -343,7 +343,16 @@ async function benchStartup(inits, bins) {
     for (const [name, wrap] of variants) {
       const { t0, closed } = launch(wrap(cmd), 20000);
       const r = await closed;
-      const nums = r.stdout.split('\n').filter((l) => /^\d+$/.test(l));
+      // A worker's line is on stdout under the peers, in a JSON record on stderr under corral.
+      const fromRecords = r.stderr.split('\n').map((l) => {
+        try {
+          const rec = JSON.parse(l);
+          return rec.stream ? String(rec.msg) : '';
+        } catch {
+          return '';
+        }
+      });
+      const nums = [...r.stdout.split('\n'), ...fromRecords].filter((l) => /^\d+$/.test(l));
       if (r.code !== 0 || nums.length !== 1) {
         fail('startup', name, run, `exit ${r.code} signal ${r.signal}${r.error ? ` ${r.error}` : ''}, ${nums.length} probe lines`, r.stderr);
         continue;

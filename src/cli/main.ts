@@ -159,19 +159,26 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     onPressure = (paused) => {
       sup.setLogsPaused(paused);
     };
-    // The HTTP server binds before any worker starts: a port in use is a config error.
+    // The HTTP server binds before any worker starts: a port in use is a config error. The
+    // metrics registry is built on the first scrape (prom-client costs memory and start-up
+    // time that an unscraped corral does not need).
     let metrics: MetricsRenderer | null = null;
+    let gpu: GpuCollector | null = null;
     if (config.http !== null) {
-      await startHttp(config.http, { snapshot: () => sup.snapshot(), metrics: () => metrics, version: VERSION });
+      await startHttp(config.http, {
+        snapshot: () => sup.snapshot(),
+        metrics: () => (metrics ??= createMetrics({ snapshot: () => sup.snapshot(), stats, gpu, version: VERSION })),
+        version: VERSION,
+      });
     }
     const done = sup.run();
-    // Metrics and the GPU collector come after the workers are spawned (prom-client takes
-    // tens of ms to load, which the workers' start must not wait for).
-    setImmediate(() => {
-      const gpu = gpus.length > 0 ? new GpuCollector({ env: process.env }) : null;
-      gpu?.start();
-      metrics = createMetrics({ snapshot: () => sup.snapshot(), stats, gpu, version: VERSION });
-    });
+    // GPU figures are collected on a timer once the workers are spawned, scraped or not.
+    if (gpus.length > 0 && config.http !== null) {
+      setImmediate(() => {
+        gpu = new GpuCollector({ env: process.env });
+        gpu.start();
+      });
+    }
     for (const sig of early.splice(0)) sup.handleSignal(sig);
     const code = await done;
     // Nothing is lost at exit: wait for the writers to empty (bounded: a reader that never

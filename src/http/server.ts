@@ -15,7 +15,7 @@ export interface MetricsRenderer {
 
 export interface HttpSource {
   snapshot(): Snapshot;
-  /** null until the metrics registry exists (it is built after the workers start). */
+  /** The metrics registry (built on first use); null when it cannot be had yet. */
   metrics(): MetricsRenderer | null;
   version: string;
 }

@@ -240,6 +240,7 @@ export function createMetrics(source: MetricsSource): Metrics {
     batchSize.observe({ pool }, size);
     batchDuration.observe({ pool, batch_size: batchSizeLabel(size) }, seconds);
   };
+  stats.replayEarly();
 
   // Pools appear in the per-pool histograms with zero counts before their first
   // observation, so that rate() and histogram_quantile() have a series from the start.

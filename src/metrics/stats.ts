@@ -50,9 +50,32 @@ export class Stats {
   zombiesReaped = 0;
   notifyMalformed = 0;
 
-  /** Observers set by the metrics module (histograms need each observation). */
-  onStartup: (pool: string, seconds: number) => void = () => undefined;
-  onBatch: (pool: string, size: number, seconds: number) => void = () => undefined;
+  /**
+   * Observers set by the metrics module (histograms need each observation). Until it exists
+   * (the registry is built on the first scrape, to keep prom-client out of an unscraped
+   * corral's memory), observations are kept, up to a bound, and replayed to it.
+   */
+  onStartup: (pool: string, seconds: number) => void = (pool, seconds) => {
+    this.keep(['startup', pool, seconds, 0]);
+  };
+  onBatch: (pool: string, size: number, seconds: number) => void = (pool, size, seconds) => {
+    this.keep(['batch', pool, size, seconds]);
+  };
+  private early: ['startup' | 'batch', string, number, number][] | null = [];
+
+  private keep(o: ['startup' | 'batch', string, number, number]): void {
+    if (this.early && this.early.length < 100_000) this.early.push(o);
+  }
+
+  /** Replays the kept observations through the current observers, then stops keeping them. */
+  replayEarly(): void {
+    const early = this.early ?? [];
+    this.early = null;
+    for (const [kind, pool, a, b] of early) {
+      if (kind === 'startup') this.onStartup(pool, a);
+      else this.onBatch(pool, a, b);
+    }
+  }
 
   static inc(map: Map<string, number>, key: string, by = 1): void {
     map.set(key, (map.get(key) ?? 0) + by);
