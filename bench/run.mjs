@@ -488,7 +488,8 @@ async function benchReaping(inits, py) {
       const { t0, closed } = launch(argv, 120000);
       const r = await closed;
       const wall = ms(r.tExit - t0);
-      const line = r.stdout.split('\n').find((l) => l.startsWith('{') && l.includes('"orphans"'));
+      // storm.py's JSON line: on stdout under the peers, merged into a record on stderr under corral.
+      const line = [...r.stdout.split('\n'), ...r.stderr.split('\n')].find((l) => l.startsWith('{') && l.includes('"orphans"'));
       let j = null;
       try {
         j = line ? JSON.parse(line) : null;
