@@ -80,7 +80,7 @@ test('SIGTERM: readiness is 503 at once and stays so through --drain-delay, befo
   await c.waitFor(/signal SIGTERM/);
   const signalled = Date.now() - sent;
   await c.exited;
-  assert.ok(flipped < 200, `readyz flipped in ${flipped} ms`);
+  assert.ok(flipped < 900, `readyz flipped in ${flipped} ms, well before the 1 s drain delay ended`);
   assert.ok(signalled >= 950, `the worker got SIGTERM after the drain delay (${signalled} ms)`);
 });
 
