@@ -23,6 +23,11 @@ export class LineFramer {
 
   constructor(private readonly sink: LineSink) {}
 
+  /** Whether part of an unterminated line is held (the next bytes continue it). */
+  get holding(): boolean {
+    return this.pending !== null || this.part > 0;
+  }
+
   push(chunk: Buffer): void {
     let buf = chunk;
     if (this.pending !== null) {

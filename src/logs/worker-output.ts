@@ -4,7 +4,7 @@
 // one JSON.stringify of the text and a string concatenation.
 
 import { Socket } from 'node:net';
-import { LineFramer } from './framer.js';
+import { LineFramer, MAX_PART } from './framer.js';
 import { PtyFramer } from './pty-framer.js';
 import { mergeJson, stripAnsi } from './lines.js';
 import { prettyWorkerLine } from './pretty.js';
@@ -45,6 +45,11 @@ export interface OutputOptions {
 }
 
 const LAST_LINES = 20;
+/** Bytes that keep a line off the fast path (see StreamReader.fastPath); not \n itself. */
+// eslint-disable-next-line no-control-regex -- control characters are what it looks for
+const SPECIAL = /[\x00-\x09\x0b-\x1f"\\\x7f-\xff]/g;
+const TRACEBACK_LINE = 'Traceback (most recent call last):';
+const SUFFIX = Buffer.from('"}\n');
 const TRACEBACK = { timeoutMs: 100, maxLines: 500, maxBytes: 64 * 1024 };
 
 /** What a worker's output is read from: its pipes, or its pseudo-terminal. */
@@ -141,7 +146,8 @@ class StreamReader implements Source {
       // One clock reading and one counter update per read, not per line: the lines of
       // one read arrived together.
       out.now = Date.now();
-      this.framer.push(chunk);
+      if (out.fast) this.fastPath(chunk, out);
+      else this.framer.push(chunk);
       out.count(stream, chunk.length);
     });
     this.socket.once('end', () => {
@@ -155,6 +161,52 @@ class StreamReader implements Source {
       this.framer.end();
       this.grouper.flush();
     });
+  }
+
+  /**
+   * The common case at full speed: plain printable-ASCII lines (no quote, backslash, control
+   * character, escape sequence or non-ASCII byte; not JSON; not a traceback) are copied
+   * byte for byte between a per-read record prefix and `"}\n`, with no string made of them.
+   * Every other line, and everything while a line or a traceback is held, goes through the
+   * framer, so the output is the same as the slow path's.
+   */
+  private fastPath(chunk: Buffer, out: WorkerOutput): void {
+    let start = 0;
+    if (this.framer.holding) {
+      const nl = chunk.indexOf(10);
+      if (nl === -1) {
+        this.framer.push(chunk);
+        return;
+      }
+      this.framer.push(chunk.subarray(0, nl + 1));
+      start = nl + 1;
+    }
+    const text = chunk.toString('latin1');
+    SPECIAL.lastIndex = start;
+    let special = SPECIAL.exec(text)?.index ?? chunk.length;
+    const prefix = out.prefix(this.stream);
+    while (start < chunk.length) {
+      if (this.grouper.holding) {
+        this.framer.push(chunk.subarray(start));
+        return;
+      }
+      const nl = chunk.indexOf(10, start);
+      if (nl === -1) {
+        this.framer.push(chunk.subarray(start));
+        return;
+      }
+      if (special < start) {
+        SPECIAL.lastIndex = start;
+        special = SPECIAL.exec(text)?.index ?? chunk.length;
+      }
+      const first = chunk[start];
+      if (special >= nl && nl - start <= MAX_PART && first !== 123 /* { */ && !(first === 84 /* T */ && text.startsWith(TRACEBACK_LINE, start))) {
+        out.fastRecord(this.stream, prefix, chunk, start, nl, text);
+      } else {
+        this.framer.push(chunk.subarray(start, nl + 1));
+      }
+      start = nl + 1;
+    }
   }
 
   pause(): void {
@@ -177,12 +229,17 @@ export class WorkerOutput {
   /** Records not yet added to the counters, per stream; the time to stamp records with (set per read). */
   private readonly unreported: Record<Stream, number> = { stdout: 0, stderr: 0, pty: 0 };
   now = Date.now();
+  /** The byte-copy fast path applies (json format). */
+  readonly fast: boolean;
+  private prefixAt = -1;
+  private readonly prefixes = new Map<Stream, Buffer>();
   readonly done: Promise<void>;
 
   constructor(
     private readonly o: OutputOptions,
     source: readonly [number, Stream][] | PtyLike,
   ) {
+    this.fast = o.format === 'json';
     const base = `,"pool":${JSON.stringify(o.pool)},"worker":${o.worker},"pid":${o.pid},"stream":`;
     this.fields = { stdout: `${base}"stdout"`, stderr: `${base}"stderr"`, pty: `${base}"pty"` };
     if (Array.isArray(source)) {
@@ -211,6 +268,32 @@ export class WorkerOutput {
   /** The worker's last lines, oldest first (for its exit record). */
   lastLines(): string[] {
     return this.last.length < LAST_LINES ? [...this.last] : [...this.last.slice(this.lastAt), ...this.last.slice(0, this.lastAt)];
+  }
+
+  /** `{"level":30,"time":<now>,...,"msg":"` for the fast path, rebuilt when the clock moves. */
+  prefix(stream: Stream): Buffer {
+    if (this.prefixAt !== this.now) {
+      this.prefixAt = this.now;
+      this.prefixes.clear();
+    }
+    let p = this.prefixes.get(stream);
+    if (!p) {
+      p = Buffer.from(`{"level":30,"time":${this.now}${this.fields[stream]},"msg":"`, 'latin1');
+      this.prefixes.set(stream, p);
+    }
+    return p;
+  }
+
+  /** One plain ASCII line, copied as it is (see StreamReader.fastPath). */
+  fastRecord(stream: Stream, prefix: Buffer, src: Buffer, start: number, end: number, text: string): void {
+    this.unreported[stream]++;
+    const line = text.slice(start, end);
+    if (this.last.length < LAST_LINES) this.last.push(line);
+    else {
+      this.last[this.lastAt] = line;
+      this.lastAt = (this.lastAt + 1) % LAST_LINES;
+    }
+    this.o.writer.writeRecord(prefix, src, start, end, SUFFIX);
   }
 
   /** Adds a read's bytes and the records since the last call to the counters. */

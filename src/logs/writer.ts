@@ -84,6 +84,35 @@ export class LineWriter {
     }
   }
 
+  /**
+   * Writes prefix + src[start, end) + suffix as one record, copying bytes (the log fast
+   * path: a plain ASCII line needs no decoding or re-encoding).
+   */
+  writeRecord(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer): void {
+    if (this.broken) return;
+    const n = prefix.length + (end - start) + suffix.length;
+    if (CHUNK - this.off < n) {
+      this.seal();
+      this.cur = Buffer.allocUnsafe(Math.max(CHUNK, n));
+      this.start = 0;
+      this.off = 0;
+    }
+    const cur = this.cur;
+    let off = this.off;
+    cur.set(prefix, off);
+    off += prefix.length;
+    cur.set(src.subarray(start, end), off);
+    off += end - start;
+    cur.set(suffix, off);
+    this.off = off + suffix.length;
+    this.queued += n;
+    if (!this.writing) this.kick();
+    if (!this.paused && this.queued + this.inFlight > this.hwm) {
+      this.paused = true;
+      this.onPressure(true);
+    }
+  }
+
   /** Moves the unsent part of the current chunk to the segments. */
   private seal(): void {
     if (this.off > this.start) {
