@@ -240,14 +240,14 @@ export function createMetrics(source: MetricsSource): Metrics {
     batchSize.observe({ pool }, size);
     batchDuration.observe({ pool, batch_size: batchSizeLabel(size) }, seconds);
   };
-  stats.replayEarly();
-
   // Pools appear in the per-pool histograms with zero counts before their first
   // observation, so that rate() and histogram_quantile() have a series from the start.
+  // (zero() resets a series: it must come before the replay of earlier observations.)
   for (const pool of source.snapshot().pools) {
     startup.zero({ pool: pool.name });
     batchSize.zero({ pool: pool.name });
   }
+  stats.replayEarly();
 
   // --- GPUs (sampled on a timer by GpuCollector, never on scrape) -------------------------------
 

@@ -1,0 +1,87 @@
+"""corral_notify: the few lines a Python worker needs to talk to corral (copy this file).
+
+corral (like systemd) gives each worker NOTIFY_SOCKET, a unix datagram socket. A worker
+sends it newline-separated KEY=VALUE messages:
+
+    READY=1                    the model is loaded; corral marks the worker ready
+    WATCHDOG=1                 heartbeat (needed at least every --watchdog D)
+    STATUS=text                free text shown in corral's /status
+    STOPPING=1                 the worker is shutting down on purpose
+    X_CORRAL_BATCH=<n> <secs>  one inference batch (feeds corral_batch_size and
+                               corral_batch_duration_seconds in /metrics)
+
+Every function here is a no-op when NOTIFY_SOCKET is unset (running without corral), sends
+exactly one datagram, and never raises: a failed send is reported once on stderr and the
+worker carries on serving.
+
+With `corral --listen ADDR`, corral owns the listening socket and passes it as fd 3
+(LISTEN_FDS=1, LISTEN_PID=<this pid>); listen_socket() returns it.
+"""
+import os
+import socket
+import sys
+
+_sock = None  # one unbound datagram socket, reused for every send
+_warned = False
+
+
+def _send(message):
+    global _sock, _warned
+    addr = os.environ.get("NOTIFY_SOCKET")
+    if not addr:
+        return False
+    if addr.startswith("@"):  # abstract namespace: "@name" means "\0name"
+        addr = "\0" + addr[1:]
+    try:
+        if _sock is None:
+            _sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+        _sock.sendto(message.encode(), addr)
+        return True
+    except OSError as err:
+        if not _warned:
+            _warned = True
+            print(f"corral_notify: cannot send to NOTIFY_SOCKET={os.environ.get('NOTIFY_SOCKET')}: {err}", file=sys.stderr, flush=True)
+        return False
+
+
+def ready(status=None):
+    """The worker can serve: READY=1 (optionally with a STATUS= line in the same datagram)."""
+    return _send("READY=1" + (f"\nSTATUS={_one_line(status)}" if status else ""))
+
+
+def heartbeat():
+    """WATCHDOG=1. Send it from the loop that does the work, so a hung model stops it."""
+    return _send("WATCHDOG=1")
+
+
+def batch(size, seconds):
+    """One inference batch of `size` items that took `seconds`."""
+    return _send(f"X_CORRAL_BATCH={int(size)} {float(seconds):.6f}")
+
+
+def status(text):
+    """Free text for corral's /status (one line)."""
+    return _send("STATUS=" + _one_line(text))
+
+
+def stopping():
+    """STOPPING=1: the worker is shutting down on purpose."""
+    return _send("STOPPING=1")
+
+
+def _one_line(text):
+    return " ".join(str(text).splitlines())
+
+
+def listen_socket():
+    """The listening socket corral passed as fd 3, or None when there is none for this process.
+
+    LISTEN_PID guards against a child that merely inherited the environment of its parent."""
+    try:
+        fds = int(os.environ.get("LISTEN_FDS", "0"))
+        pid = int(os.environ.get("LISTEN_PID", "0"))
+    except ValueError:
+        return None
+    if fds < 1 or pid != os.getpid():
+        return None
+    return socket.socket(fileno=3)  # family and type are read from the fd itself

@@ -1,0 +1,133 @@
+// examples/python-batch-worker: the copy-me sd_notify helper's own unittests, and the
+// dynamic-batching server under corral with --listen: readiness, batch metrics from
+// X_CORRAL_BATCH, and a SIGTERM under load that answers every connection made before it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { killAll, root, runCorral, until } from '../helpers.js';
+
+afterEach(killAll);
+
+const dir = join(root, 'examples', 'python-batch-worker');
+// No __pycache__ left in the example's folder.
+const pyEnv = { PYTHONDONTWRITEBYTECODE: '1' };
+
+/** A port free right now (the kernel's pick). */
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * One HTTP request on its own connection. `connected` resolves once the TCP handshake is
+ * done (the connection is in the listen backlog, or already accepted); the returned
+ * promise resolves with { status, body } or { status: 0, error } on a connection error.
+ */
+function http(port, path, { method = 'GET', json, onConnect } = {}) {
+  return new Promise((resolve) => {
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+      res.on('error', (error) => resolve({ status: 0, error: error.code ?? error.message }));
+    });
+    req.on('socket', (s) => s.once('connect', () => onConnect?.()));
+    req.on('error', (error) => resolve({ status: 0, error: error.code ?? error.message }));
+    req.end(body);
+  });
+}
+
+const infer = (port, i, onConnect) => http(port, '/infer', { method: 'POST', json: { inputs: [i, i / 2, -i, 1] }, onConnect });
+
+/** The value of the sample `name` whose labels include every pair in `labels`. */
+function sample(metrics, name, labels) {
+  for (const line of metrics.split('\n')) {
+    const m = line.match(/^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
+}
+
+test('the corral_notify helper passes its own unittests (python3 -m unittest)', async () => {
+  const child = spawn('python3', ['-m', 'unittest', '-v'], { cwd: dir, env: { ...process.env, ...pyEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += d));
+  child.stderr.on('data', (d) => (out += d));
+  const code = await new Promise((resolve) => child.on('close', resolve));
+  assert.equal(code, 0, out);
+  assert.match(out, /Ran \d+ tests/);
+  assert.match(out, /\nOK\b/);
+});
+
+test('batch server under corral: ready via notify, batched answers, batch metrics, SIGTERM under load loses nothing', { timeout: 60_000 }, async () => {
+  const lp = await freePort();
+  const hp = await freePort();
+  const c = runCorral(
+    ['--workers', '2', '--ready', 'notify', '--watchdog', '30s', '--listen', `127.0.0.1:${lp}`, '--http', `127.0.0.1:${hp}`, '--', 'python3', join(dir, 'server.py')],
+    // A longer batching window than the default 5 ms, so that concurrent requests share batches.
+    { env: { ...pyEnv, MAX_BATCH: '8', MAX_WAIT_MS: '30' } },
+  );
+  await until(async () => (await http(hp, '/readyz')).status === 200, { what: 'readyz 200', timeoutMs: 20_000, intervalMs: 50 });
+  await until(async () => JSON.parse((await http(hp, '/readyz')).body).pools.main.ready === 2, { what: 'both workers ready', intervalMs: 50 });
+  assert.equal((await http(lp, '/health')).status, 200);
+
+  // ~40 concurrent requests: every one answered, 16 outputs each, some in shared batches.
+  const results = await Promise.all(Array.from({ length: 40 }, (_, i) => infer(lp, i)));
+  const workers = new Set();
+  for (const r of results) {
+    assert.equal(r.status, 200, JSON.stringify(r));
+    const body = JSON.parse(r.body);
+    assert.equal(body.outputs.length, 16);
+    assert.ok(body.outputs.every((x) => Number.isFinite(x)));
+    assert.ok(body.batch_size >= 1 && body.batch_size <= 8, `batch_size ${body.batch_size}`);
+    workers.add(body.worker);
+  }
+  assert.ok(results.some((r) => JSON.parse(r.body).batch_size > 1), 'some requests were batched together');
+  // The same input gives the same output whichever worker and batch it landed in.
+  const again = JSON.parse((await infer(lp, 3)).body).outputs;
+  const first = JSON.parse(results[3].body).outputs;
+  assert.deepEqual(again.map((x) => x.toFixed(9)), first.map((x) => x.toFixed(9)));
+
+  // corral counted the batches from X_CORRAL_BATCH; at least one was larger than 1.
+  const metrics = await until(async () => {
+    const m = (await http(hp, '/metrics')).body;
+    const count = sample(m, 'corral_batch_size_count', { pool: 'main' });
+    return count > 0 && sample(m, 'corral_batch_size_bucket', { pool: 'main', le: '1' }) < count ? m : false;
+  }, { what: 'batch metrics with a batch larger than 1', intervalMs: 50 });
+  const sum = sample(metrics, 'corral_batch_size_sum', { pool: 'main' });
+  assert.ok(sum >= 40, `batch sizes add up to the requests served (${sum})`);
+  assert.ok(sample(metrics, 'corral_batch_duration_seconds_count', { pool: 'main' }) > 0);
+
+  // SIGTERM under load: every request whose connection was made before the signal (in the
+  // backlog or already accepted) gets its 200. Requests sent after it may find no one.
+  let connected = 0;
+  const before = Array.from({ length: 40 }, (_, i) => infer(lp, i, () => connected++));
+  await until(() => connected === 40, { what: 'all 40 connections made', intervalMs: 2 });
+  await c.kill('SIGTERM');
+  const after = Array.from({ length: 10 }, (_, i) => infer(lp, i));
+  for (const r of await Promise.all(before)) {
+    assert.equal(r.status, 200, `a request connected before SIGTERM: ${JSON.stringify(r)}`);
+    assert.equal(JSON.parse(r.body).outputs.length, 16);
+  }
+  for (const r of await Promise.all(after)) assert.ok(r.status === 200 || r.status === 0, `after SIGTERM: ${JSON.stringify(r)}`);
+
+  const end = await c.exited;
+  assert.equal(end.code, 0, end.stderr);
+  assert.match(end.stdout, /worker 0: stopped cleanly/);
+  assert.match(end.stdout, /worker 1: stopped cleanly/);
+  assert.ok(workers.size >= 1);
+});
