@@ -2,7 +2,6 @@
 // commands found on PATH, the supervisor-held sockets bound. Everything that can fail
 // because of the user's input fails here, before any worker is spawned (exit 2).
 
-import { constants as osc } from 'node:os';
 import type { Config, PoolConfig } from '../config/types.js';
 import { CorralError } from '../errors.js';
 import { planGpus } from '../gpu/assign.js';
@@ -10,6 +9,7 @@ import { discoverGpus, type Gpu } from '../gpu/discover.js';
 import type { Addon } from '../native/index.js';
 import { resolveCommand } from '../process/spawn.js';
 import { resolveUser } from '../process/user.js';
+import { errnoName } from '../process/status.js';
 import type { PoolSpec } from '../supervisor/supervisor.js';
 
 /**
@@ -21,10 +21,6 @@ export function wantsGpus(pool: PoolConfig): boolean {
   if (pool.gpus === 'none') return false;
   if (pool.workers === 'gpu' || pool.gpus !== 'auto') return true;
   return pool.workers > 1;
-}
-
-function errnoName(n: number): string {
-  return Object.entries(osc.errno).find(([, v]) => v === n)?.[0] ?? `errno ${n}`;
 }
 
 export interface Prepared {

@@ -3,10 +3,10 @@
 // (127 not found, 126 not executable).
 
 import { accessSync, constants as fsc, statSync } from 'node:fs';
-import { constants as osc } from 'node:os';
 import { delimiter, join } from 'node:path';
 import { CorralError } from '../errors.js';
 import { SpawnStage, type Addon } from '../native/index.js';
+import { errnoName } from './status.js';
 
 export interface SpawnRequest {
   command: readonly string[];
@@ -63,11 +63,6 @@ function envList(env: NodeJS.ProcessEnv): string[] {
 }
 
 const stageName: Record<number, string> = Object.fromEntries(Object.entries(SpawnStage).map(([k, v]) => [v, k]));
-
-function errnoName(errno: number): string {
-  for (const [name, num] of Object.entries(osc.errno)) if (num === errno) return name;
-  return `errno ${errno}`;
-}
 
 /** Spawns and returns the worker's pid (which is also its process group id). */
 export function spawnWorker(addon: Addon, req: SpawnRequest): number {

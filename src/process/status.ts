@@ -42,3 +42,9 @@ export function shellCode(status: ExitStatus): number {
 export function fromNative(code: number, signal: number): ExitStatus {
   return code >= 0 ? { code, signal: null } : { code: null, signal: signalName(signal) ?? 'SIGKILL' };
 }
+
+/** The errno's name (ENOENT, EADDRINUSE, ...), for messages. */
+export function errnoName(errno: number): string {
+  for (const [name, num] of Object.entries(constants.errno)) if (num === errno) return name;
+  return `errno ${errno}`;
+}

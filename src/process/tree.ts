@@ -4,7 +4,8 @@
 
 import { readFileSync, readdirSync } from 'node:fs';
 
-function childrenOf(pid: number | 'self'): number[] | undefined {
+/** Children of pid (every thread's list); undefined when /proc lacks the children files. */
+export function childrenOf(pid: number | 'self'): number[] | undefined {
   let tasks: string[];
   try {
     tasks = readdirSync(`/proc/${pid}/task`);
@@ -28,15 +29,22 @@ function childrenOf(pid: number | 'self'): number[] | undefined {
   return out;
 }
 
-/** Parent pid from /proc/<pid>/stat; the comm field may contain spaces and ')'. */
-function parentOf(pid: number): number | undefined {
+/**
+ * The fields of /proc/<pid>/stat after the command name (which may contain spaces and ')'):
+ * [0] state, [1] ppid, [2] pgrp, ... [11] utime, [12] stime. Undefined when pid is gone.
+ */
+export function statFields(pid: number): string[] | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(rest[1]);
+    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
   } catch {
     return undefined;
   }
+}
+
+function parentOf(pid: number): number | undefined {
+  const f = statFields(pid);
+  return f ? Number(f[1]) : undefined;
 }
 
 function descendantsByScan(root: number): number[] {

@@ -2,7 +2,8 @@
 // a sampler that spawns would itself need reaping care). A GPU worker's RSS lives mostly
 // in DataLoader and compile children, so the tree is what --max-rss and the metrics see.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
+import { childrenOf, statFields } from './tree.js';
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 in the Linux userspace ABI. */
 const CLOCK_TICKS = 100;
@@ -13,32 +14,10 @@ export interface TreeUsage {
   processes: number;
 }
 
-function children(pid: number): number[] {
-  const out: number[] = [];
-  let tasks: string[];
-  try {
-    tasks = readdirSync(`/proc/${pid}/task`);
-  } catch {
-    return out;
-  }
-  for (const tid of tasks) {
-    try {
-      for (const c of readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1').split(' ')) {
-        const n = Number(c);
-        if (n > 0) out.push(n);
-      }
-    } catch {
-      // exited meanwhile
-    }
-  }
-  return out;
-}
-
 function one(pid: number): { rss: number; cpu: number } | undefined {
   try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // fields after the comm: state(0) ppid(1) ... utime(11) stime(12)
+    const f = statFields(pid);
+    if (!f) return undefined;
     const cpu = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
     const status = readFileSync(`/proc/${pid}/status`, 'latin1');
     const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
@@ -58,7 +37,7 @@ export function treeUsage(pid: number): TreeUsage {
     total.rssBytes += u.rss;
     total.cpuSeconds += u.cpu;
     total.processes++;
-    queue.push(...children(p));
+    queue.push(...(childrenOf(p) ?? []));
   }
   return total;
 }

@@ -4,7 +4,7 @@
 // ancestry) it belongs to.
 
 import { randomBytes } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { statFields } from '../process/tree.js';
 import type { Addon } from '../native/index.js';
 
 export interface NotifyMessage {
@@ -60,15 +60,6 @@ export function parseNotify(text: string): { msg: NotifyMessage; malformed: stri
     }
   }
   return { msg, malformed };
-}
-
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
 }
 
 /**
