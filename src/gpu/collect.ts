@@ -14,7 +14,7 @@
 
 import { spawn } from 'node:child_process';
 import { nvidiaSmiPath } from './discover.js';
-import { dataLines, firstLine, indexField, malformed, numberField, splitRow, uuidField } from './csv.js';
+import { dataLines, firstLine, indexAndUuid, malformed, numberField, splitRow } from './csv.js';
 
 export interface GpuSample {
   index: number;
@@ -57,11 +57,7 @@ export function parseSampleCsv(text: string): GpuSample[] {
   for (const { n, line } of dataLines(text)) {
     const row = splitRow(line, 2, 5);
     if (!row) throw malformed(n, line, 'expected 8 columns');
-    const [indexText = '', uuidText = ''] = row.head;
-    const index = indexField(indexText);
-    const uuid = uuidField(uuidText);
-    if (index === undefined) throw malformed(n, line, `index ${JSON.stringify(indexText)} is not a number`);
-    if (uuid === undefined) throw malformed(n, line, `uuid ${JSON.stringify(uuidText)} is not GPU-...`);
+    const { index, uuid } = indexAndUuid(row, n, line);
     const columns = ['utilization.gpu', 'memory.used', 'memory.total', 'power.draw', 'temperature.gpu'];
     const values = row.tail.map((s, i) => {
       const v = numberField(s);

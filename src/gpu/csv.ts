@@ -56,6 +56,16 @@ export function uuidField(s: string): string | undefined {
   return /^(GPU|MIG)-[0-9A-Za-z-]+$/.test(s) ? s : undefined;
 }
 
+/** The index and UUID that open every query's row; throws malformed() when either is bad. */
+export function indexAndUuid(row: Row, n: number, line: string): { index: number; uuid: string } {
+  const [indexText = '', uuidText = ''] = row.head;
+  const index = indexField(indexText);
+  const uuid = uuidField(uuidText);
+  if (index === undefined) throw malformed(n, line, `index ${JSON.stringify(indexText)} is not a number`);
+  if (uuid === undefined) throw malformed(n, line, `uuid ${JSON.stringify(uuidText)} is not GPU-...`);
+  return { index, uuid };
+}
+
 export function malformed(n: number, line: string, why: string): CorralError {
   const shown = line.length > 120 ? `${line.slice(0, 120)}...` : line;
   return new CorralError('NVIDIA_SMI', `unexpected line ${n} of nvidia-smi's output (${why}): ${JSON.stringify(shown)}`);

@@ -8,7 +8,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { CorralError } from '../errors.js';
-import { dataLines, firstLine, indexField, malformed, numberField, splitRow, uuidField } from './csv.js';
+import { dataLines, firstLine, indexAndUuid, malformed, numberField, splitRow } from './csv.js';
 
 export interface Gpu {
   /** nvidia-smi's index (PCI bus order). */
@@ -36,12 +36,8 @@ export function parseQueryCsv(text: string): Gpu[] {
   for (const { n, line } of dataLines(text)) {
     const row = splitRow(line, 2, 1);
     if (!row) throw malformed(n, line, 'expected index, uuid, name, memory.total');
-    const [indexText = '', uuidText = ''] = row.head;
-    const index = indexField(indexText);
-    const uuid = uuidField(uuidText);
+    const { index, uuid } = indexAndUuid(row, n, line);
     const memory = numberField(row.tail[0] ?? '');
-    if (index === undefined) throw malformed(n, line, `index ${JSON.stringify(indexText)} is not a number`);
-    if (uuid === undefined) throw malformed(n, line, `uuid ${JSON.stringify(uuidText)} is not GPU-...`);
     if (memory === undefined) throw malformed(n, line, 'memory.total is not a number of MiB');
     gpus.push({ index, uuid, name: row.name, memoryTotalBytes: memory === null ? null : Math.round(memory * MIB) });
   }

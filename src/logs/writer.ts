@@ -10,7 +10,7 @@
 // never block on a reader that will not come back. Never touches process.stderr: libuv
 // would make the shared pipe blocking (or non-blocking) behind corral's back.
 
-import { write as fsWrite, writeSync } from 'node:fs';
+import { write as fsWrite } from 'node:fs';
 
 export interface WriterOptions {
   /** Queued bytes (approximately: UTF-16 units) above which onPressure(true) is called. */
@@ -19,8 +19,6 @@ export interface WriterOptions {
   lowWaterMark?: number;
   onPressure?: (paused: boolean) => void;
 }
-
-const pause = new Int32Array(new SharedArrayBuffer(4));
 
 /** Records are encoded straight into chunks of this size (no join, no re-encoding). */
 const CHUNK = 1024 * 1024;
@@ -42,8 +40,6 @@ export class LineWriter {
   private readonly hwm: number;
   private readonly lwm: number;
   private readonly onPressure: (paused: boolean) => void;
-  /** Bytes handed to the kernel so far. */
-  written = 0;
 
   constructor(
     private readonly fd: number = 2,
@@ -56,11 +52,6 @@ export class LineWriter {
       (() => {
         // nobody to pause
       });
-  }
-
-  /** Whether the workers' pipes should be paused now. */
-  get pressure(): boolean {
-    return this.paused;
   }
 
   write(text: string): void {
@@ -148,7 +139,6 @@ export class LineWriter {
         this.fail();
         return;
       }
-      this.written += n;
       if (offset + n < data.length) {
         this.send(data, offset + n);
         return;
@@ -180,30 +170,5 @@ export class LineWriter {
   drain(): Promise<void> {
     if (!this.writing || this.broken) return Promise.resolve();
     return new Promise((resolve) => this.idle.push(resolve));
-  }
-
-  /**
-   * Last resort when the event loop cannot run any more (a fatal error): writes what is
-   * queued synchronously. A batch already in the thread pool is not waited for.
-   */
-  flushSync(): void {
-    this.seal();
-    if (this.broken || this.segments.length === 0) return;
-    let buf = Buffer.concat(this.segments);
-    this.segments = [];
-    this.queued = 0;
-    while (buf.length > 0) {
-      try {
-        buf = buf.subarray(writeSync(this.fd, buf));
-      } catch (err) {
-        const code = (err as NodeJS.ErrnoException).code;
-        if (code === 'EAGAIN' || code === 'EINTR') {
-          Atomics.wait(pause, 0, 0, 1);
-          continue;
-        }
-        this.broken = true;
-        return;
-      }
-    }
   }
 }

@@ -25,7 +25,6 @@ export class Reaper {
   private readonly onSigchld = (): void => {
     this.schedule();
   };
-  reapedOrphans = 0;
 
   constructor(
     private readonly addon: Addon,
@@ -67,7 +66,6 @@ export class Reaper {
       if (this.watched.delete(pid)) {
         this.events.onExit(pid, status);
       } else {
-        this.reapedOrphans++;
         this.events.onOrphan(pid, status);
       }
     }

@@ -208,10 +208,6 @@ export class Supervisor {
     return this.pools.length === 1 && pool !== undefined && pool.workers === 1 && pool.restart === 'never';
   }
 
-  get reapedOrphans(): number {
-    return this.reaper.reapedOrphans;
-  }
-
   /** Starts every pool in order; resolves with corral's exit code when all is over. */
   run(): Promise<number> {
     const done = new Promise<number>((resolve) => {
@@ -812,7 +808,7 @@ export class Supervisor {
       clearTimeout(slot.killTimer);
       slot.monitor?.stop();
     }
-    this.log.info({ event: 'exit', code, reaped_orphans: this.reaper.reapedOrphans }, `corral exiting with code ${code}`);
+    this.log.info({ event: 'exit', code, reaped_orphans: this.stats.zombiesReaped }, `corral exiting with code ${code}`);
     this.resolveDone?.(code);
   }
 }
