@@ -2,6 +2,8 @@
 // for handshakes on its output, and poll with deadlines. Never a bare sleep.
 import { spawn } from 'node:child_process';
 import { readFileSync, readdirSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -165,4 +167,49 @@ export function runCorral(args, { pid1 = false, env = {}, cwd = root, stdin = 'i
 export async function runToEnd(args, opts) {
   const c = runCorral(args, opts);
   return c.exited;
+}
+
+/** A port free right now (the kernel's pick). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/**
+ * One HTTP request on its own connection. `connected` resolves once the TCP handshake is
+ * done (the connection is in the listen backlog, or already accepted); the returned
+ * promise resolves with { status, body } or { status: 0, error } on a connection error.
+ */
+export function http(port, path, { method = 'GET', json, onConnect } = {}) {
+  return new Promise((resolve) => {
+    const body = json === undefined ? undefined : JSON.stringify(json);
+    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
+    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
+      let text = '';
+      res.setEncoding('utf8');
+      res.on('data', (d) => (text += d));
+      res.on('end', () => resolve({ status: res.statusCode, body: text }));
+      res.on('error', (error) => resolve({ status: 0, error: error.code ?? error.message }));
+    });
+    req.on('socket', (s) => s.once('connect', () => onConnect?.()));
+    req.on('error', (error) => resolve({ status: 0, error: error.code ?? error.message }));
+    req.end(body);
+  });
+}
+
+/** The value of the sample `name` whose labels include every pair in `labels`. */
+export function sample(metrics, name, labels) {
+  for (const line of metrics.split('\n')) {
+    const m = line.match(/^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/);
+    if (!m || m[1] !== name) continue;
+    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
+    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
+  }
+  return undefined;
 }

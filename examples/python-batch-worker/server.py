@@ -32,6 +32,7 @@ from socketserver import ThreadingMixIn
 import corral_notify
 
 WORKER = int(os.environ.get("CORRAL_WORKER", "0"))
+DEVICE = "cpu"  # set by main() once the model is loaded; reported with each answer
 MAX_BATCH = int(os.environ.get("MAX_BATCH", "8"))
 MAX_WAIT = float(os.environ.get("MAX_WAIT_MS", "5")) / 1000
 DIM, HIDDEN = 16, 64  # the model: Linear(16, 64) - ReLU - Linear(64, 16)
@@ -68,7 +69,12 @@ def load_model():
                     out = net(torch.tensor(rows, dtype=torch.float32, device="cuda"))
                     return out.cpu().tolist()  # .cpu() waits for the GPU
 
-            return run_torch, "cuda:" + os.environ.get("CUDA_VISIBLE_DEVICES", "?")
+            props = torch.cuda.get_device_properties(0)
+            uuid = str(getattr(props, "uuid", "") or "")  # torch >= 2.0; for logs and checks
+            if uuid and not uuid.startswith("GPU-"):
+                uuid = "GPU-" + uuid
+            where = f"cuda:{os.environ.get('CUDA_VISIBLE_DEVICES', '?')} ({props.name}{', ' + uuid if uuid else ''})"
+            return run_torch, where
     except ImportError:
         pass
     # Pure-Python fallback: the same math with fixed pseudo-random weights.
@@ -171,7 +177,7 @@ class Handler(BaseHTTPRequestHandler):
         req.done.wait()
         if req.error:
             return self.reply(500, {"error": req.error})
-        self.reply(200, {"outputs": req.output, "batch_size": req.batch_size, "worker": WORKER})
+        self.reply(200, {"outputs": req.output, "batch_size": req.batch_size, "worker": WORKER, "device": DEVICE})
 
     def reply(self, code, obj):
         body = json.dumps(obj).encode()
@@ -215,7 +221,9 @@ def main():
 
     sock = open_socket()
     corral_notify.status("loading model")
+    global DEVICE
     run, device = load_model()
+    DEVICE = device
     run([[0.0] * DIM])  # warm-up (on a GPU: CUDA context, kernels)
     batcher = threading.Thread(target=batching_loop, args=(run,), name="batcher")
     batcher.start()

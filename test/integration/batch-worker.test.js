@@ -3,11 +3,9 @@
 // X_CORRAL_BATCH, and a SIGTERM under load that answers every connection made before it.
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { request } from 'node:http';
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { killAll, root, runCorral, until } from '../helpers.js';
+import { freePort, http, killAll, root, runCorral, sample, until } from '../helpers.js';
 
 afterEach(killAll);
 
@@ -15,52 +13,7 @@ const dir = join(root, 'examples', 'python-batch-worker');
 // No __pycache__ left in the example's folder.
 const pyEnv = { PYTHONDONTWRITEBYTECODE: '1' };
 
-/** A port free right now (the kernel's pick). */
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.on('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address();
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/**
- * One HTTP request on its own connection. `connected` resolves once the TCP handshake is
- * done (the connection is in the listen backlog, or already accepted); the returned
- * promise resolves with { status, body } or { status: 0, error } on a connection error.
- */
-function http(port, path, { method = 'GET', json, onConnect } = {}) {
-  return new Promise((resolve) => {
-    const body = json === undefined ? undefined : JSON.stringify(json);
-    const headers = body === undefined ? {} : { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) };
-    const req = request({ host: '127.0.0.1', port, path, method, headers, agent: false }, (res) => {
-      let text = '';
-      res.setEncoding('utf8');
-      res.on('data', (d) => (text += d));
-      res.on('end', () => resolve({ status: res.statusCode, body: text }));
-      res.on('error', (error) => resolve({ status: 0, error: error.code ?? error.message }));
-    });
-    req.on('socket', (s) => s.once('connect', () => onConnect?.()));
-    req.on('error', (error) => resolve({ status: 0, error: error.code ?? error.message }));
-    req.end(body);
-  });
-}
-
 const infer = (port, i, onConnect) => http(port, '/infer', { method: 'POST', json: { inputs: [i, i / 2, -i, 1] }, onConnect });
-
-/** The value of the sample `name` whose labels include every pair in `labels`. */
-function sample(metrics, name, labels) {
-  for (const line of metrics.split('\n')) {
-    const m = line.match(/^([a-zA-Z_:][\w:]*)(?:\{(.*)\})? (\S+)$/);
-    if (!m || m[1] !== name) continue;
-    const have = Object.fromEntries([...(m[2] ?? '').matchAll(/(\w+)="([^"]*)"/g)].map((x) => [x[1], x[2]]));
-    if (Object.entries(labels).every(([k, v]) => have[k] === v)) return Number(m[3]);
-  }
-  return undefined;
-}
 
 test('the corral_notify helper passes its own unittests (python3 -m unittest)', async () => {
   const child = spawn('python3', ['-m', 'unittest', '-v'], { cwd: dir, env: { ...process.env, ...pyEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
