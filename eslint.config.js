@@ -8,7 +8,7 @@ export default tseslint.config(
   { ignores: ['dist/', 'build/', 'node_modules/', 'bench/out/', '.device/'] },
   js.configs.recommended,
   {
-    files: ['src/**/*.ts'],
+    files: ['src/**/*.ts', 'examples/**/*.ts'],
     extends: [...tseslint.configs.strictTypeChecked],
     languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
     rules: {

@@ -28,6 +28,15 @@ await build({
   define,
   logLevel: 'warning',
 });
+// The TypeScript worker example (it imports corral/worker, i.e. dist/worker/index.js).
+await build({
+  entryPoints: tsFiles(join(root, 'examples', 'node-worker')),
+  outdir: join(root, 'dist', 'examples', 'node-worker'),
+  format: 'esm',
+  platform: 'node',
+  target: 'node20',
+  logLevel: 'warning',
+});
 await build({
   entryPoints: [join(root, 'src', 'cli', 'main.ts')],
   outfile: join(root, 'dist', 'corral.js'),

@@ -660,6 +660,38 @@ static napi_value NotifyOpen(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// ---- sd_notify sender (the worker side, for corral/worker) ----
+
+// notifySend(address, message) -> 0 or an errno. One datagram, never blocking: a full
+// receiver queue gives EAGAIN instead of stalling the worker's event loop.
+static int notify_send_fd = -1;
+static napi_value NotifySend(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2], r;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  char *address = argc >= 1 ? get_str(env, argv[0]) : NULL;
+  char *message = argc >= 2 ? get_str(env, argv[1]) : NULL;
+  if (address == NULL || message == NULL) {
+    free(address);
+    free(message);
+    napi_throw_type_error(env, NULL, "notifySend(address, message)");
+    return NULL;
+  }
+  struct sockaddr_un sa;
+  socklen_t len;
+  int err = 0;
+  if (unix_addr(address, &sa, &len) < 0) err = ENAMETOOLONG;
+  if (!err && notify_send_fd < 0) {
+    notify_send_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (notify_send_fd < 0) err = errno;
+  }
+  if (!err && sendto(notify_send_fd, message, strlen(message), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0) err = errno;
+  free(address);
+  free(message);
+  CHECK(env, napi_create_int32(env, err, &r));
+  return r;
+}
+
 // ---- the supervisor-held listening socket ----
 
 // listenSocket(host, port, backlog) -> fd (>= 0) or -errno. A plain blocking socket made
@@ -794,6 +826,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"foreground", NULL, Foreground, NULL, NULL, NULL, napi_default, NULL},
       {"ownsTerminal", NULL, OwnsTerminal, NULL, NULL, NULL, napi_default, NULL},
       {"notifyOpen", NULL, NotifyOpen, NULL, NULL, NULL, napi_default, NULL},
+      {"notifySend", NULL, NotifySend, NULL, NULL, NULL, napi_default, NULL},
       {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},

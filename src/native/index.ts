@@ -63,6 +63,8 @@ export interface Addon {
    * Returns 0, or an errno when the socket cannot be bound. Once per process.
    */
   notifyOpen(address: string, onMessages: (batch: (number | string)[]) => void): number;
+  /** One sd_notify datagram to address (path or '@abstract'), never blocking: 0 or an errno. */
+  notifySend(address: string, message: string): number;
   /** [read, write] of a new close-on-exec pipe; both negative (-errno) on failure. */
   pipe(): [number, number];
   /** A blocking, close-on-exec listening TCP socket: fd, or -errno. */

@@ -1,0 +1,81 @@
+// corral/worker: the worker's side of corral's protocol, for Node.js workers.
+//
+//   import { ready, heartbeat, batch, status, stopping, listenHandle } from 'corral/worker';
+//
+// corral (like systemd) gives each worker NOTIFY_SOCKET, a unix datagram socket, and the
+// worker sends newline-separated KEY=VALUE messages: READY=1, WATCHDOG=1, STATUS=text,
+// STOPPING=1 and X_CORRAL_BATCH=<size> <seconds>. Node has no unix datagram sockets, so the
+// datagram goes out through corral's native addon, which the package already builds.
+//
+// Every function is a no-op returning false when NOTIFY_SOCKET is unset (running without
+// corral), sends exactly one datagram, never blocks the event loop (a full receiver drops the
+// message) and never throws: a failure is reported once on stderr and the worker carries on.
+import { errnoName } from '../process/status.js';
+import { native } from '../native/index.js';
+
+let warned = false;
+
+function warn(text: string): void {
+  if (warned) return;
+  warned = true;
+  process.stderr.write(`corral/worker: ${text}\n`);
+}
+
+/** Sends one sd_notify datagram of raw `KEY=VALUE` lines. */
+export function notify(message: string): boolean {
+  const address = process.env.NOTIFY_SOCKET;
+  if (!address) return false;
+  let errno: number;
+  try {
+    errno = native().notifySend(address, message);
+  } catch (err) {
+    warn(`cannot send to NOTIFY_SOCKET=${address}: ${(err as Error).message}`);
+    return false;
+  }
+  if (errno !== 0) warn(`cannot send to NOTIFY_SOCKET=${address}: ${errnoName(errno)}`);
+  return errno === 0;
+}
+
+/** Status text on one line (a newline would start a new KEY=VALUE). */
+const oneLine = (text: string): string => text.replace(/[\r\n]+/g, ' ');
+
+/** The worker can serve: READY=1, optionally with a STATUS= line in the same datagram. */
+export function ready(statusText?: string): boolean {
+  return notify(statusText === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(statusText)}`);
+}
+
+/** WATCHDOG=1. Send it from the loop that does the work, so that a hung model stops it. */
+export function heartbeat(): boolean {
+  return notify('WATCHDOG=1');
+}
+
+/** One inference batch of `size` items that took `seconds` (corral_batch_size, corral_batch_duration_seconds). */
+export function batch(size: number, seconds: number): boolean {
+  return notify(`X_CORRAL_BATCH=${Math.trunc(size)} ${seconds.toFixed(6)}`);
+}
+
+/** Free text shown in corral's /status. */
+export function status(text: string): boolean {
+  return notify(`STATUS=${oneLine(text)}`);
+}
+
+/** The worker is shutting down on purpose. */
+export function stopping(): boolean {
+  return notify('STOPPING=1');
+}
+
+/**
+ * The listening socket corral holds for this pool (`--listen`), passed as fd 3 with
+ * LISTEN_FDS=1 and LISTEN_PID=<this pid>: a handle for `server.listen(handle)`. Undefined
+ * when there is none (then bind a port of your own, e.g. from PORT).
+ */
+export function listenHandle(): { fd: number } | undefined {
+  if (process.env.LISTEN_FDS !== '1' || process.env.LISTEN_PID !== String(process.pid)) return undefined;
+  return { fd: 3 };
+}
+
+/** The heartbeat period corral expects (`--watchdog`, WATCHDOG_USEC) in milliseconds, if any. */
+export function watchdogMs(): number | undefined {
+  const usec = Number(process.env.WATCHDOG_USEC);
+  return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+}
