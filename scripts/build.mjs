@@ -3,7 +3,7 @@
 // fast (yargs alone costs ~70 ms to load as separate modules, ~17 ms bundled).
 // Type checking is `npm run typecheck`; esbuild only strips types.
 import { build } from 'esbuild';
-import { readFileSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -28,15 +28,19 @@ await build({
   define,
   logLevel: 'warning',
 });
-// The TypeScript worker example (it imports corral/worker, i.e. dist/worker/index.js).
-await build({
-  entryPoints: tsFiles(join(root, 'examples', 'node-worker')),
-  outdir: join(root, 'dist', 'examples', 'node-worker'),
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  logLevel: 'warning',
-});
+// The TypeScript worker example (it imports corral/worker, i.e. dist/worker/index.js); not
+// in an image build, which copies src/ only.
+const example = join(root, 'examples', 'node-worker');
+if (existsSync(example)) {
+  await build({
+    entryPoints: tsFiles(example),
+    outdir: join(root, 'dist', 'examples', 'node-worker'),
+    format: 'esm',
+    platform: 'node',
+    target: 'node20',
+    logLevel: 'warning',
+  });
+}
 await build({
   entryPoints: [join(root, 'src', 'cli', 'main.ts')],
   outfile: join(root, 'dist', 'corral.js'),
