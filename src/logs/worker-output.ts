@@ -45,10 +45,6 @@ export interface OutputOptions {
 }
 
 const LAST_LINES = 20;
-/** Bytes that keep a line off the fast path (see StreamReader.fastPath); not \n itself. */
-// eslint-disable-next-line no-control-regex -- control characters are what it looks for
-const SPECIAL = /[\x00-\x09\x0b-\x1f"\\\x7f-\xff]/g;
-const TRACEBACK_LINE = 'Traceback (most recent call last):';
 const SUFFIX = Buffer.from('"}\n');
 const TRACEBACK = { timeoutMs: 100, maxLines: 500, maxBytes: 64 * 1024 };
 
@@ -165,8 +161,9 @@ class StreamReader implements Source {
 
   /**
    * The common case at full speed: plain printable-ASCII lines (no quote, backslash, control
-   * character, escape sequence or non-ASCII byte; not JSON; not a traceback) are copied
-   * byte for byte between a per-read record prefix and `"}\n`, with no string made of them.
+   * character, escape sequence or non-ASCII byte; not JSON; not a traceback) are framed and
+   * copied byte for byte by the addon (frameLines) between a per-read record prefix and
+   * `"}\n`, straight into the writer's chunk, with no string made of them.
    * Every other line, and everything while a line or a traceback is held, goes through the
    * framer, so the output is the same as the slow path's.
    */
@@ -181,30 +178,21 @@ class StreamReader implements Source {
       this.framer.push(chunk.subarray(0, nl + 1));
       start = nl + 1;
     }
-    const text = chunk.toString('latin1');
-    SPECIAL.lastIndex = start;
-    let special = SPECIAL.exec(text)?.index ?? chunk.length;
     const prefix = out.prefix(this.stream);
     while (start < chunk.length) {
       if (this.grouper.holding) {
         this.framer.push(chunk.subarray(start));
         return;
       }
-      const nl = chunk.indexOf(10, start);
+      const stop = out.fastLines(this.stream, prefix, chunk, start);
+      if (stop >= chunk.length) return;
+      // The line at `stop` is not plain, or has no newline yet: the framer takes it.
+      const nl = chunk.indexOf(10, stop);
       if (nl === -1) {
-        this.framer.push(chunk.subarray(start));
+        this.framer.push(chunk.subarray(stop));
         return;
       }
-      if (special < start) {
-        SPECIAL.lastIndex = start;
-        special = SPECIAL.exec(text)?.index ?? chunk.length;
-      }
-      const first = chunk[start];
-      if (special >= nl && nl - start <= MAX_PART && first !== 123 /* { */ && !(first === 84 /* T */ && text.startsWith(TRACEBACK_LINE, start))) {
-        out.fastRecord(this.stream, prefix, chunk, start, nl, text);
-      } else {
-        this.framer.push(chunk.subarray(start, nl + 1));
-      }
+      this.framer.push(chunk.subarray(stop, nl + 1));
       start = nl + 1;
     }
   }
@@ -284,16 +272,39 @@ export class WorkerOutput {
     return p;
   }
 
-  /** One plain ASCII line, copied as it is (see StreamReader.fastPath). */
-  fastRecord(stream: Stream, prefix: Buffer, src: Buffer, start: number, end: number, text: string): void {
-    this.unreported[stream]++;
-    const line = text.slice(start, end);
-    if (this.last.length < LAST_LINES) this.last.push(line);
+  /**
+   * The plain lines of src from `start` on, written by the addon (see StreamReader.fastPath);
+   * returns where it stopped. Only the last LAST_LINES of them are made into strings, for the
+   * exit record.
+   */
+  fastLines(stream: Stream, prefix: Buffer, src: Buffer, start: number): number {
+    const writer = this.o.writer;
+    const stop = writer.writeLines(prefix, src, start, src.length, SUFFIX, MAX_PART);
+    const n = writer.framed;
+    if (n === 0) return stop;
+    this.unreported[stream] += n;
+    // The last k lines end at stop - 1 (their newline): walk back over k newlines.
+    const k = Math.min(n, LAST_LINES);
+    const ends: number[] = [];
+    let e = stop - 1;
+    for (let j = 0; j < k; j++) {
+      ends.push(e);
+      e = e > 0 ? src.lastIndexOf(10, e - 1) : -1;
+    }
+    // ends[j] is the newline of the j-th line from the end; the line before it ended at ends[j + 1] (or e).
+    for (let j = k - 1; j >= 0; j--) {
+      const begin = (j === k - 1 ? e : (ends[j + 1] ?? -1)) + 1;
+      this.remember(src.toString('latin1', begin, ends[j] ?? begin));
+    }
+    return stop;
+  }
+
+  private remember(text: string): void {
+    if (this.last.length < LAST_LINES) this.last.push(text);
     else {
-      this.last[this.lastAt] = line;
+      this.last[this.lastAt] = text;
       this.lastAt = (this.lastAt + 1) % LAST_LINES;
     }
-    this.o.writer.writeRecord(prefix, src, start, end, SUFFIX);
   }
 
   /** Adds a read's bytes and the records since the last call to the counters. */
@@ -306,11 +317,7 @@ export class WorkerOutput {
   record(stream: Stream, text: string, level: number, part: number): void {
     const o = this.o;
     this.unreported[stream]++;
-    if (this.last.length < LAST_LINES) this.last.push(text);
-    else {
-      this.last[this.lastAt] = text;
-      this.lastAt = (this.lastAt + 1) % LAST_LINES;
-    }
+    this.remember(text);
     const now = this.now;
     if (part === 0 && text.charCodeAt(0) === 123 /* { */) {
       const merged = mergeJson(text);

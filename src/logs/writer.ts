@@ -11,6 +11,7 @@
 // would make the shared pipe blocking (or non-blocking) behind corral's back.
 
 import { write as fsWrite } from 'node:fs';
+import { native, type Addon } from '../native/index.js';
 
 export interface WriterOptions {
   /** Queued bytes (approximately: UTF-16 units) above which onPressure(true) is called. */
@@ -22,6 +23,10 @@ export interface WriterOptions {
 
 /** Records are encoded straight into chunks of this size (no join, no re-encoding). */
 const CHUNK = 1024 * 1024;
+
+let frameLines: Addon['frameLines'] | undefined;
+/** frameLines' results, reused (no allocation per read). */
+const res = new Uint32Array(4);
 
 export class LineWriter {
   /** Filled chunks waiting to be written. */
@@ -75,33 +80,44 @@ export class LineWriter {
     }
   }
 
+  /** Lines written by the last writeLines call. */
+  framed = 0;
+
   /**
-   * Writes prefix + src[start, end) + suffix as one record, copying bytes (the log fast
-   * path: a plain ASCII line needs no decoding or re-encoding).
+   * The log fast path: writes every plain line of src[start, end) as prefix + line + suffix,
+   * framed and copied by the addon straight into the chunk (no string is made of the lines).
+   * Returns where it stopped: the first line that is not plain (printable ASCII without '"'
+   * or '\\', at most maxPart bytes, not JSON, not a traceback header) or has no newline yet;
+   * `framed` says how many lines it wrote. With a broken output the lines are framed and dropped.
    */
-  writeRecord(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer): void {
-    if (this.broken) return;
-    const n = prefix.length + (end - start) + suffix.length;
-    if (CHUNK - this.off < n) {
-      this.seal();
-      this.cur = Buffer.allocUnsafe(Math.max(CHUNK, n));
+  writeLines(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer, maxPart: number): number {
+    const frame = (frameLines ??= native().frameLines);
+    let at = start;
+    let lines = 0;
+    for (;;) {
+      frame(src, at, end, this.cur, this.off, prefix, suffix, maxPart, res);
+      at = res[0] ?? end;
+      lines += res[1] ?? 0;
+      const off = res[2] ?? this.off;
+      if (!this.broken) this.queued += off - this.off;
+      this.off = this.broken ? this.start : off;
+      if (res[3] !== 1) break;
+      // The chunk is full: a fresh one always holds the next record (a plain line is at most
+      // maxPart bytes, far less than CHUNK).
+      if (!this.broken) this.seal();
+      this.cur = Buffer.allocUnsafe(CHUNK);
       this.start = 0;
       this.off = 0;
     }
-    const cur = this.cur;
-    let off = this.off;
-    cur.set(prefix, off);
-    off += prefix.length;
-    cur.set(src.subarray(start, end), off);
-    off += end - start;
-    cur.set(suffix, off);
-    this.off = off + suffix.length;
-    this.queued += n;
-    if (!this.writing) this.kick();
-    if (!this.paused && this.queued + this.inFlight > this.hwm) {
-      this.paused = true;
-      this.onPressure(true);
+    this.framed = lines;
+    if (lines > 0 && !this.broken) {
+      if (!this.writing) this.kick();
+      if (!this.paused && this.queued + this.inFlight > this.hwm) {
+        this.paused = true;
+        this.onPressure(true);
+      }
     }
+    return at;
   }
 
   /** Moves the unsent part of the current chunk to the segments. */

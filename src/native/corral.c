@@ -660,6 +660,81 @@ static napi_value NotifyOpen(napi_env env, napi_callback_info info) {
   return r;
 }
 
+// ---- log fast path ----
+
+static const char TRACEBACK_LINE[] = "Traceback (most recent call last):";
+
+// A byte that a JSON string cannot hold as it is, or that json format treats specially:
+// control characters but \n, '"', '\\', DEL and every non-ASCII byte (see worker-output.ts).
+static inline int special_byte(unsigned char c) {
+  return (c < 0x20 && c != '\n') || c == '"' || c == '\\' || c >= 0x7f;
+}
+
+static int u8_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
+  napi_typedarray_type type;
+  void *p;
+  if (napi_get_typedarray_info(env, v, &type, len, &p, NULL, NULL) != napi_ok || type != napi_uint8_array) return -1;
+  *data = p;
+  return 0;
+}
+
+// frameLines(src, start, end, dst, dstOff, prefix, suffix, maxPart, res): copies every plain
+// line of src[start, end) -- printable ASCII with no '"' or '\\', at most maxPart bytes, not
+// starting with '{' or a traceback header, ended by '\n' -- to dst at dstOff as prefix + line
+// + suffix, and stops at the first line that is not plain, has no newline yet, or does not fit.
+// res (Uint32Array): [0] where it stopped, [1] lines written, [2] new dstOff, [3] 1 if it
+// stopped because dst was full.
+static napi_value FrameLines(napi_env env, napi_callback_info info) {
+  size_t argc = 9;
+  napi_value argv[9];
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  uint8_t *src, *dst, *prefix, *suffix;
+  size_t src_len, dst_len, prefix_len, suffix_len, res_len;
+  uint32_t start, end, dst_off, max_part;
+  napi_typedarray_type rtype;
+  void *rp;
+  if (argc < 9 || u8_arg(env, argv[0], &src, &src_len) || u8_arg(env, argv[3], &dst, &dst_len) ||
+      u8_arg(env, argv[5], &prefix, &prefix_len) || u8_arg(env, argv[6], &suffix, &suffix_len) ||
+      napi_get_value_uint32(env, argv[1], &start) != napi_ok || napi_get_value_uint32(env, argv[2], &end) != napi_ok ||
+      napi_get_value_uint32(env, argv[4], &dst_off) != napi_ok || napi_get_value_uint32(env, argv[7], &max_part) != napi_ok ||
+      napi_get_typedarray_info(env, argv[8], &rtype, &res_len, &rp, NULL, NULL) != napi_ok || rtype != napi_uint32_array ||
+      res_len < 4 || end > src_len || start > end || dst_off > dst_len) {
+    napi_throw_type_error(env, NULL, "frameLines(src, start, end, dst, dstOff, prefix, suffix, maxPart, res)");
+    return NULL;
+  }
+  uint32_t *res = rp;
+  size_t s = start, out = dst_off;
+  uint32_t lines = 0, full = 0;
+  const size_t tb = sizeof TRACEBACK_LINE - 1;
+  while (s < end) {
+    const uint8_t *nlp = memchr(src + s, '\n', end - s);
+    if (nlp == NULL) break;
+    size_t nl = (size_t)(nlp - src), len = nl - s;
+    if (len > max_part) break;
+    if (len > 0 && src[s] == '{') break;
+    if (len >= tb && src[s] == 'T' && memcmp(src + s, TRACEBACK_LINE, tb) == 0) break;
+    size_t i = s;
+    while (i < nl && !special_byte(src[i])) i++;
+    if (i < nl) break;
+    size_t need = prefix_len + len + suffix_len;
+    if (dst_len - out < need) {
+      full = 1;
+      break;
+    }
+    memcpy(dst + out, prefix, prefix_len);
+    memcpy(dst + out + prefix_len, src + s, len);
+    memcpy(dst + out + prefix_len + len, suffix, suffix_len);
+    out += need;
+    lines++;
+    s = nl + 1;
+  }
+  res[0] = (uint32_t)s;
+  res[1] = lines;
+  res[2] = (uint32_t)out;
+  res[3] = full;
+  return NULL;
+}
+
 // ---- sd_notify sender (the worker side, for corral/worker) ----
 
 // notifySend(address, message) -> 0 or an errno. One datagram, never blocking: a full
@@ -826,6 +901,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"foreground", NULL, Foreground, NULL, NULL, NULL, napi_default, NULL},
       {"ownsTerminal", NULL, OwnsTerminal, NULL, NULL, NULL, napi_default, NULL},
       {"notifyOpen", NULL, NotifyOpen, NULL, NULL, NULL, napi_default, NULL},
+      {"frameLines", NULL, FrameLines, NULL, NULL, NULL, napi_default, NULL},
       {"notifySend", NULL, NotifySend, NULL, NULL, NULL, napi_default, NULL},
       {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL},

@@ -63,6 +63,12 @@ export interface Addon {
    * Returns 0, or an errno when the socket cannot be bound. Once per process.
    */
   notifyOpen(address: string, onMessages: (batch: (number | string)[]) => void): number;
+  /**
+   * The log fast path: copies each plain line of src[start, end) to dst at dstOff as
+   * prefix + line + suffix, stopping at the first line that is not plain (see corral.c), has
+   * no newline yet, or does not fit. res: [stopped at, lines, new dstOff, 1 if dst was full].
+   */
+  readonly frameLines: (src: Uint8Array, start: number, end: number, dst: Uint8Array, dstOff: number, prefix: Uint8Array, suffix: Uint8Array, maxPart: number, res: Uint32Array) => void;
   /** One sd_notify datagram to address (path or '@abstract'), never blocking: 0 or an errno. */
   notifySend(address: string, message: string): number;
   /** [read, write] of a new close-on-exec pipe; both negative (-errno) on failure. */

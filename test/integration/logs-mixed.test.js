@@ -1,0 +1,37 @@
+// Every kind of line the log path treats differently, cut at random write boundaries: plain
+// ASCII lines take the addon's copy path, the others the framer, and the records must be the
+// same as one path alone would give: each line exactly once, in order, msg byte-exact.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterEach, test } from 'node:test';
+import { fixture, killAll, runCorral } from '../helpers.js';
+
+afterEach(killAll);
+
+for (const seed of [1, 2, 3]) {
+  test(`mixed lines, random write sizes (seed ${seed}): every line once, in order, byte-exact; parts rejoin`, { timeout: 60_000 }, async () => {
+    const expectedFile = join(mkdtempSync(join(tmpdir(), 'corral-mixed-')), 'lines.json');
+    const c = runCorral(['--', 'python3', fixture('mixed.py'), String(seed), '20000', expectedFile]);
+    const end = await c.exited;
+    assert.equal(end.code, 0, end.stderr.slice(-2000));
+    const expected = JSON.parse(readFileSync(expectedFile, 'utf8'));
+    const records = c.records().filter((r) => r.stream === 'stdout');
+    const got = [];
+    for (const r of records) {
+      assert.equal(r.level, 30, JSON.stringify(r).slice(0, 200));
+      assert.equal(r.pool, 'main');
+      if (r.part > 1) got[got.length - 1] += r.msg;
+      else got.push(r.msg);
+    }
+    assert.equal(got.length, expected.length);
+    for (let i = 0; i < expected.length; i++) {
+      if (got[i] !== expected[i]) assert.fail(`line ${i}: got ${JSON.stringify(got[i]).slice(0, 120)}, want ${JSON.stringify(expected[i]).slice(0, 120)}`);
+    }
+    // The exit record's last lines are the last 20 lines (parts of a long line are separate).
+    const exit = c.records().find((r) => r.event === 'exit' && r.pool === 'main');
+    assert.equal(exit.last_lines.length, 20);
+    assert.equal(exit.last_lines.at(-1), records.at(-1).msg);
+  });
+}
