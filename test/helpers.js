@@ -213,3 +213,17 @@ export function sample(metrics, name, labels) {
   }
   return undefined;
 }
+
+/** POST /infer to an example batching server (python-batch-worker, node-worker). */
+export const infer = (port, i, onConnect) => http(port, '/infer', { method: 'POST', json: { inputs: [i, i / 2, -i, 1] }, onConnect });
+
+/** Every answer of an example batching server is a 200 with 16 finite outputs from a batch of 1..max. */
+export function assertBatchedAnswers(results, max) {
+  for (const r of results) {
+    if (r.status !== 200) throw new Error(`not a 200: ${JSON.stringify(r)}`);
+    const body = JSON.parse(r.body);
+    if (body.outputs.length !== 16 || !body.outputs.every((x) => Number.isFinite(x))) throw new Error(`bad outputs: ${r.body}`);
+    if (!(body.batch_size >= 1 && body.batch_size <= max)) throw new Error(`batch_size ${body.batch_size} not in 1..${max}`);
+  }
+  if (!results.some((r) => JSON.parse(r.body).batch_size > 1)) throw new Error('no request was batched with another');
+}

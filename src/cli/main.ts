@@ -115,6 +115,9 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     let onPressure: (paused: boolean) => void = () => {
       // replaced once the supervisor exists
     };
+    // When stderr is a pipe (a container runtime's log pipe), 1 MiB instead of 64 KiB: fewer
+    // partial writes and wake-ups at high log rates; refused silently where limits say no.
+    addon.growPipe(2, 1 << 20);
     const writer = new LineWriter(2, {
       onPressure: (paused) => {
         onPressure(paused);

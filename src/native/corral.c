@@ -27,6 +27,7 @@
 #include <stddef.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/types.h>
 #include <sys/un.h>
 #include <sys/wait.h>
@@ -876,6 +877,33 @@ static napi_value Pipe(napi_env env, napi_callback_info info) {
   return arr;
 }
 
+// growPipe(fd, bytes) -> the pipe's capacity after the call, 0 when fd is not a pipe, or
+// -errno. Only ever grows it; a refusal (a user's pipe-user-pages limit) leaves it as it was.
+static napi_value GrowPipe(napi_env env, napi_callback_info info) {
+  int32_t a[2];
+  size_t argc = 2;
+  napi_value argv[2], r;
+  CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
+  if (argc < 2 || napi_get_value_int32(env, argv[0], &a[0]) != napi_ok || napi_get_value_int32(env, argv[1], &a[1]) != napi_ok) {
+    napi_throw_type_error(env, NULL, "growPipe(fd, bytes)");
+    return NULL;
+  }
+  struct stat st;
+  int size;
+  if (fstat(a[0], &st) < 0) size = -errno;
+  else if (!S_ISFIFO(st.st_mode)) size = 0;
+  else {
+    size = fcntl(a[0], F_GETPIPE_SZ);
+    if (size < 0) size = -errno;
+    else if (size < a[1]) {
+      int grown = fcntl(a[0], F_SETPIPE_SZ, a[1]);
+      if (grown > 0) size = grown;
+    }
+  }
+  CHECK(env, napi_create_int32(env, size, &r));
+  return r;
+}
+
 // ignoreTtySignals(): SIGTTIN and SIGTTOU set to SIG_IGN, as tini does, so corral is
 // never stopped for writing to the terminal while a worker owns the foreground.
 // Workers get default dispositions back in child_exec.
@@ -904,6 +932,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"frameLines", NULL, FrameLines, NULL, NULL, NULL, napi_default, NULL},
       {"notifySend", NULL, NotifySend, NULL, NULL, NULL, napi_default, NULL},
       {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
+      {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
   };

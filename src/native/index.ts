@@ -71,6 +71,8 @@ export interface Addon {
   readonly frameLines: (src: Uint8Array, start: number, end: number, dst: Uint8Array, dstOff: number, prefix: Uint8Array, suffix: Uint8Array, maxPart: number, res: Uint32Array) => void;
   /** One sd_notify datagram to address (path or '@abstract'), never blocking: 0 or an errno. */
   notifySend(address: string, message: string): number;
+  /** Grows the pipe on fd to at least bytes (never shrinks it): its capacity, 0 if not a pipe, or -errno. */
+  growPipe(fd: number, bytes: number): number;
   /** [read, write] of a new close-on-exec pipe; both negative (-errno) on failure. */
   pipe(): [number, number];
   /** A blocking, close-on-exec listening TCP socket: fd, or -errno. */

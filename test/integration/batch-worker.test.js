@@ -5,15 +5,13 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { freePort, http, killAll, root, runCorral, sample, until } from '../helpers.js';
+import { assertBatchedAnswers, freePort, http, infer, killAll, root, runCorral, sample, until } from '../helpers.js';
 
 afterEach(killAll);
 
 const dir = join(root, 'examples', 'python-batch-worker');
 // No __pycache__ left in the example's folder.
 const pyEnv = { PYTHONDONTWRITEBYTECODE: '1' };
-
-const infer = (port, i, onConnect) => http(port, '/infer', { method: 'POST', json: { inputs: [i, i / 2, -i, 1] }, onConnect });
 
 test('the corral_notify helper passes its own unittests (python3 -m unittest)', async () => {
   const child = spawn('python3', ['-m', 'unittest', '-v'], { cwd: dir, env: { ...process.env, ...pyEnv }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -41,15 +39,8 @@ test('batch server under corral: ready via notify, batched answers, batch metric
   // ~40 concurrent requests: every one answered, 16 outputs each, some in shared batches.
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => infer(lp, i)));
   const workers = new Set();
-  for (const r of results) {
-    assert.equal(r.status, 200, JSON.stringify(r));
-    const body = JSON.parse(r.body);
-    assert.equal(body.outputs.length, 16);
-    assert.ok(body.outputs.every((x) => Number.isFinite(x)));
-    assert.ok(body.batch_size >= 1 && body.batch_size <= 8, `batch_size ${body.batch_size}`);
-    workers.add(body.worker);
-  }
-  assert.ok(results.some((r) => JSON.parse(r.body).batch_size > 1), 'some requests were batched together');
+  assertBatchedAnswers(results, 8);
+  for (const r of results) workers.add(JSON.parse(r.body).worker);
   // The same input gives the same output whichever worker and batch it landed in.
   const again = JSON.parse((await infer(lp, 3)).body).outputs;
   const first = JSON.parse(results[3].body).outputs;

@@ -6,13 +6,11 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { freePort, http, killAll, root, runCorral, sample, until } from '../helpers.js';
+import { assertBatchedAnswers, freePort, http, infer, killAll, root, runCorral, sample, until } from '../helpers.js';
 
 afterEach(killAll);
 
 const server = join(root, 'dist', 'examples', 'node-worker', 'server.js');
-const infer = (port, i, onConnect) => http(port, '/infer', { method: 'POST', json: { inputs: [i, i / 2, -i, 1] }, onConnect });
-
 /** Runs a snippet that imports corral/worker (as a user's worker would), with env. */
 function snippet(code, env) {
   const child = spawn(process.execPath, ['--input-type=module', '-e', code], { cwd: root, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -61,14 +59,7 @@ test('node-worker under corral: ready and STATUS via notify, heartbeats, batchin
   assert.equal((await http(lp, '/health')).status, 200);
 
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => infer(lp, i)));
-  for (const r of results) {
-    assert.equal(r.status, 200, JSON.stringify(r));
-    const body = JSON.parse(r.body);
-    assert.equal(body.outputs.length, 16);
-    assert.ok(body.outputs.every((x) => Number.isFinite(x)));
-    assert.ok(body.batch_size >= 1 && body.batch_size <= 8, `batch_size ${body.batch_size}`);
-  }
-  assert.ok(results.some((r) => JSON.parse(r.body).batch_size > 1), 'some requests were batched together');
+  assertBatchedAnswers(results, 8);
   // Same input, same output, whichever worker and batch.
   assert.deepEqual(JSON.parse((await infer(lp, 3)).body).outputs, JSON.parse(results[3].body).outputs);
   assert.equal((await http(lp, '/infer', { method: 'POST', json: { inputs: 'no' } })).status, 400);
