@@ -160,10 +160,10 @@ class StreamReader implements Source {
   }
 
   /**
-   * The common case at full speed: plain printable-ASCII lines (no quote, backslash, control
-   * character, escape sequence or non-ASCII byte; not JSON; not a traceback) are framed and
-   * copied byte for byte by the addon (frameLines) between a per-read record prefix and
-   * `"}\n`, straight into the writer's chunk, with no string made of them.
+   * The common case at full speed: text lines (well-formed UTF-8 without CR or ESC; not JSON;
+   * not a traceback header) are framed, JSON-escaped and copied by the addon (frameLines)
+   * between a per-read record prefix and `"}\n`, straight into the writer's chunk, with no
+   * string made of them.
    * Every other line, and everything while a line or a traceback is held, goes through the
    * framer, so the output is the same as the slow path's.
    */
@@ -294,7 +294,7 @@ export class WorkerOutput {
     // ends[j] is the newline of the j-th line from the end; the line before it ended at ends[j + 1] (or e).
     for (let j = k - 1; j >= 0; j--) {
       const begin = (j === k - 1 ? e : (ends[j + 1] ?? -1)) + 1;
-      this.remember(src.toString('latin1', begin, ends[j] ?? begin));
+      this.remember(src.toString('utf8', begin, ends[j] ?? begin));
     }
     return stop;
   }

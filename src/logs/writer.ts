@@ -84,11 +84,11 @@ export class LineWriter {
   framed = 0;
 
   /**
-   * The log fast path: writes every plain line of src[start, end) as prefix + line + suffix,
-   * framed and copied by the addon straight into the chunk (no string is made of the lines).
-   * Returns where it stopped: the first line that is not plain (printable ASCII without '"'
-   * or '\\', at most maxPart bytes, not JSON, not a traceback header) or has no newline yet;
-   * `framed` says how many lines it wrote. With a broken output the lines are framed and dropped.
+   * The log fast path: writes every plain line of src[start, end) as prefix + line (as a JSON
+   * string body) + suffix, framed, escaped and copied by the addon straight into the chunk (no
+   * string is made of the lines). Returns where it stopped: the first line that is not plain
+   * (see frameLines in corral.c) or has no newline yet; `framed` says how many lines it wrote.
+   * With a broken output the lines are framed and dropped.
    */
   writeLines(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer, maxPart: number): number {
     const frame = (frameLines ??= native().frameLines);
@@ -102,8 +102,8 @@ export class LineWriter {
       if (!this.broken) this.queued += off - this.off;
       this.off = this.broken ? this.start : off;
       if (res[3] !== 1) break;
-      // The chunk is full: a fresh one always holds the next record (a plain line is at most
-      // maxPart bytes, far less than CHUNK).
+      // The chunk may be too small: a fresh one always holds the next record (a plain line is
+      // at most maxPart bytes, 6 maxPart escaped, far less than CHUNK).
       if (!this.broken) this.seal();
       this.cur = Buffer.allocUnsafe(CHUNK);
       this.start = 0;

@@ -664,12 +664,8 @@ static napi_value NotifyOpen(napi_env env, napi_callback_info info) {
 // ---- log fast path ----
 
 static const char TRACEBACK_LINE[] = "Traceback (most recent call last):";
-
-// A byte that a JSON string cannot hold as it is, or that json format treats specially:
-// control characters but \n, '"', '\\', DEL and every non-ASCII byte (see worker-output.ts).
-static inline int special_byte(unsigned char c) {
-  return (c < 0x20 && c != '\n') || c == '"' || c == '\\' || c >= 0x7f;
-}
+static const char GROUP_TRACEBACK_LINE[] = "  + Exception Group Traceback (most recent call last):";
+static const char HEX[] = "0123456789abcdef";
 
 static int u8_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   napi_typedarray_type type;
@@ -679,12 +675,31 @@ static int u8_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   return 0;
 }
 
-// frameLines(src, start, end, dst, dstOff, prefix, suffix, maxPart, res): copies every plain
-// line of src[start, end) -- printable ASCII with no '"' or '\\', at most maxPart bytes, not
-// starting with '{' or a traceback header, ended by '\n' -- to dst at dstOff as prefix + line
-// + suffix, and stops at the first line that is not plain, has no newline yet, or does not fit.
-// res (Uint32Array): [0] where it stopped, [1] lines written, [2] new dstOff, [3] 1 if it
-// stopped because dst was full.
+// Length of the well-formed UTF-8 sequence (Unicode 15, table 3-7) of 2-4 bytes at p, or 0.
+static size_t utf8_seq(const uint8_t *p, size_t left) {
+  uint8_t c = p[0];
+  if (c >= 0xc2 && c <= 0xdf) return left >= 2 && (p[1] & 0xc0) == 0x80 ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    if (left < 3 || (p[2] & 0xc0) != 0x80) return 0;
+    uint8_t lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    return p[1] >= lo && p[1] <= hi ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    if (left < 4 || (p[2] & 0xc0) != 0x80 || (p[3] & 0xc0) != 0x80) return 0;
+    uint8_t lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    return p[1] >= lo && p[1] <= hi ? 4 : 0;
+  }
+  return 0;
+}
+
+// frameLines(src, start, end, dst, dstOff, prefix, suffix, maxPart, res): writes each line of
+// src[start, end) that needs no more than JSON string escaping to dst at dstOff as prefix +
+// the line as a JSON string body + suffix, exactly as JSON.stringify would escape it ('"', '\\',
+// control characters; well-formed UTF-8 copied as it is). It stops at the first line that has
+// no newline yet, is longer than maxPart bytes, starts with '{' (JSON, merged by the caller),
+// is a Python traceback header, holds '\r' or ESC (CRLF and ANSI handling) or malformed UTF-8,
+// or may not fit. res (Uint32Array): [0] where it stopped, [1] lines written, [2] new dstOff,
+// [3] 1 if it stopped because dst might be too small for the next line.
 static napi_value FrameLines(napi_env env, napi_callback_info info) {
   size_t argc = 9;
   napi_value argv[9];
@@ -706,7 +721,7 @@ static napi_value FrameLines(napi_env env, napi_callback_info info) {
   uint32_t *res = rp;
   size_t s = start, out = dst_off;
   uint32_t lines = 0, full = 0;
-  const size_t tb = sizeof TRACEBACK_LINE - 1;
+  const size_t tb = sizeof TRACEBACK_LINE - 1, gtb = sizeof GROUP_TRACEBACK_LINE - 1;
   while (s < end) {
     const uint8_t *nlp = memchr(src + s, '\n', end - s);
     if (nlp == NULL) break;
@@ -714,18 +729,54 @@ static napi_value FrameLines(napi_env env, napi_callback_info info) {
     if (len > max_part) break;
     if (len > 0 && src[s] == '{') break;
     if (len >= tb && src[s] == 'T' && memcmp(src + s, TRACEBACK_LINE, tb) == 0) break;
-    size_t i = s;
-    while (i < nl && !special_byte(src[i])) i++;
-    if (i < nl) break;
-    size_t need = prefix_len + len + suffix_len;
-    if (dst_len - out < need) {
+    if (len >= gtb && src[s] == ' ' && memcmp(src + s, GROUP_TRACEBACK_LINE, gtb) == 0) break;
+    // Worst case: every byte a \u00XX escape.
+    if (dst_len - out < prefix_len + 6 * len + suffix_len) {
       full = 1;
       break;
     }
-    memcpy(dst + out, prefix, prefix_len);
-    memcpy(dst + out + prefix_len, src + s, len);
-    memcpy(dst + out + prefix_len + len, suffix, suffix_len);
-    out += need;
+    uint8_t *d = dst + out;
+    memcpy(d, prefix, prefix_len);
+    d += prefix_len;
+    size_t i = s;
+    int plain = 1;
+    while (i < nl) {
+      uint8_t c = src[i];
+      if (c >= 0x20 && c <= 0x7f) {
+        if (c == '"' || c == '\\') *d++ = '\\';
+        *d++ = c;
+        i++;
+      } else if (c < 0x20) {
+        if (c == '\r' || c == 0x1b) {
+          plain = 0;
+          break;
+        }
+        *d++ = '\\';
+        if (c == '\b') *d++ = 'b';
+        else if (c == '\t') *d++ = 't';
+        else if (c == '\f') *d++ = 'f';
+        else {
+          *d++ = 'u';
+          *d++ = '0';
+          *d++ = '0';
+          *d++ = (uint8_t)HEX[c >> 4];
+          *d++ = (uint8_t)HEX[c & 15];
+        }
+        i++;
+      } else {
+        size_t n = utf8_seq(src + i, nl - i);
+        if (n == 0) {
+          plain = 0;
+          break;
+        }
+        memcpy(d, src + i, n);
+        d += n;
+        i += n;
+      }
+    }
+    if (!plain) break;
+    memcpy(d, suffix, suffix_len);
+    out = (size_t)(d + suffix_len - dst);
     lines++;
     s = nl + 1;
   }

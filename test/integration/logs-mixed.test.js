@@ -35,3 +35,28 @@ for (const seed of [1, 2, 3]) {
     assert.equal(exit.last_lines.at(-1), records.at(-1).msg);
   });
 }
+
+test('tracebacks through the whole log path: a chained traceback and an exception group are one level-50 record each', async () => {
+  const code = [
+    'import sys',
+    'print("before", flush=True)',
+    'try:',
+    '    try:',
+    '        1 / 0',
+    '    except ZeroDivisionError as e:',
+    '        raise ValueError("bad") from e',
+    'except ValueError:',
+    '    import traceback; traceback.print_exc(); sys.stderr.flush()',
+    'print("between", flush=True)',
+    'raise ExceptionGroup("eg", [ValueError(1), TypeError(2)])',
+  ].join('\n');
+  const c = runCorral(['--', 'python3', '-c', code]);
+  const end = await c.exited;
+  assert.equal(end.code, 1);
+  const errs = c.records().filter((r) => r.stream === 'stderr');
+  assert.equal(errs.length, 2, JSON.stringify(errs, null, 1));
+  assert.ok(errs.every((r) => r.level === 50));
+  assert.match(errs[0].msg, /^Traceback \(most recent call last\):\n[\s\S]*ZeroDivisionError[\s\S]*direct cause[\s\S]*ValueError: bad$/);
+  assert.match(errs[1].msg, /^ {2}\+ Exception Group Traceback \(most recent call last\):\n[\s\S]*ExceptionGroup: eg \(2 sub-exceptions\)[\s\S]*TypeError: 2\n {4}\+-+$/);
+  assert.deepEqual(c.records().filter((r) => r.stream === 'stdout').map((r) => r.msg), ['before', 'between']);
+});
