@@ -41,10 +41,12 @@ test('batch server under corral: ready via notify, batched answers, batch metric
   const workers = new Set();
   assertBatchedAnswers(results, 8);
   for (const r of results) workers.add(JSON.parse(r.body).worker);
-  // The same input gives the same output whichever worker and batch it landed in.
+  // The same input gives the same output whichever worker and batch it landed in (within
+  // float32 rounding: on a GPU, torch picks other kernels for other batch sizes).
   const again = JSON.parse((await infer(lp, 3)).body).outputs;
   const first = JSON.parse(results[3].body).outputs;
-  assert.deepEqual(again.map((x) => x.toFixed(9)), first.map((x) => x.toFixed(9)));
+  assert.equal(again.length, first.length);
+  again.forEach((x, i) => assert.ok(Math.abs(x - first[i]) < 1e-5, `output ${i}: ${x} vs ${first[i]}`));
 
   // corral counted the batches from X_CORRAL_BATCH; at least one was larger than 1.
   const metrics = await until(async () => {
