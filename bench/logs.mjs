@@ -16,11 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
+import { alive, CORRAL, ENV, fail, failures, freePort, HERE, listOf, ms, OUT, positive, ROOT, sleep, stats, statusKb, watchExit } from './common.mjs';
 
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(HERE);
-const OUT = path.join(HERE, 'out');
-const CORRAL = path.join(ROOT, 'bin', 'corral.js');
 const PM2_PREFIX = path.join(OUT, 'pm2');
 const PM2_RUNTIME = path.join(PM2_PREFIX, 'node_modules', '.bin', 'pm2-runtime');
 const BENCHES = ['one', 'pool', 'sink'];
@@ -51,33 +48,18 @@ if (opt.help) {
   process.exit(0);
 }
 
-function positive(name, integer = true) {
-  const n = Number(opt[name]);
-  if (!(n > 0) || (integer && !Number.isInteger(n))) {
-    console.error(`--${name} must be a positive ${integer ? 'integer' : 'number'}, got ${opt[name]}`);
-    process.exit(2);
-  }
-  return n;
-}
-
-const only = opt.only.split(',').filter(Boolean);
-for (const b of only) {
-  if (!BENCHES.includes(b)) {
-    console.error(`unknown benchmark ${b}; choose from ${BENCHES.join(', ')}`);
-    process.exit(2);
-  }
-}
+const only = listOf(opt.only, BENCHES, 'benchmark');
 const cfg = {
-  runs: positive('runs'),
-  lines: positive('lines'),
-  poolWorkers: positive('pool-workers'),
-  poolLines: positive('pool-lines'),
-  lineBytes: positive('line-bytes'),
-  batchBytes: positive('batch-bytes'),
-  sinkMB: positive('sink-mb', false),
-  sinkRateMBs: positive('sink-rate', false),
-  winchMs: positive('winch-ms'),
-  rssMs: positive('rss-ms'),
+  runs: positive(opt, 'runs'),
+  lines: positive(opt, 'lines'),
+  poolWorkers: positive(opt, 'pool-workers'),
+  poolLines: positive(opt, 'pool-lines'),
+  lineBytes: positive(opt, 'line-bytes'),
+  batchBytes: positive(opt, 'batch-bytes'),
+  sinkMB: positive(opt, 'sink-mb', false),
+  sinkRateMBs: positive(opt, 'sink-rate', false),
+  winchMs: positive(opt, 'winch-ms'),
+  rssMs: positive(opt, 'rss-ms'),
 };
 if (cfg.lineBytes < 16 || cfg.lineBytes > 16384) {
   console.error('--line-bytes must be between 16 and 16384 (longer lines would be split into parts)');
@@ -91,43 +73,9 @@ if (cfg.batchBytes < cfg.lineBytes || cfg.batchBytes > 1024 * 1024) {
 // SPEC §8 (and the brief for the signal latency under a slow sink).
 const TARGET = { linesPerSec: 1_000_000, vsPm2: 2.5, sinkRssMB: 200, winchP99Ms: 50 };
 
-const failures = [];
-function fail(bench, variant, run, reason, stderr) {
-  const tail = stderr ? stderr.trim().split('\n').slice(-5).join('\n') : '';
-  failures.push({ bench, variant, run, reason, stderr_tail: tail });
-  console.error(`  FAIL ${bench}/${variant} run ${run}: ${reason}${tail ? `\n    ${tail.replace(/\n/g, '\n    ')}` : ''}`);
-}
-
 // ---------------------------------------------------------------- helpers
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-const ms = (ns) => Number(ns) / 1e6;
 const mb = (kb) => (kb * 1024) / 1e6;
-
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CORRAL_') && !k.startsWith('PM2_') && k !== 'NODE_APP_INSTANCE') env[k] = v;
-  return env;
-}
-const ENV = cleanEnv();
-
-function stats(xs) {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  const rank = (p) => s[Math.max(0, Math.ceil((p / 100) * n) - 1)];
-  return { n, min: s[0], median, p50: rank(50), p90: rank(90), p99: rank(99), max: s[n - 1] };
-}
-
-function statusKb(pid, key) {
-  try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
-}
 
 /** utime + stime of a live pid in seconds, or null. */
 function cpuSeconds(pid) {
@@ -138,26 +86,6 @@ function cpuSeconds(pid) {
   } catch {
     return null;
   }
-}
-
-function alive(pid) {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return s[s.lastIndexOf(')') + 2] !== 'Z';
-  } catch {
-    return false;
-  }
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 /**
@@ -194,7 +122,6 @@ function launch(argv, { which, sink, timeoutMs, env = ENV }) {
   const stdio = which === 'stderr' ? ['ignore', 'pipe', outFd] : ['ignore', outFd, 'pipe'];
   const chunks = [];
   const other = [];
-  let timedOut = false;
   const t0 = process.hrtime.bigint();
   const child = spawn(argv[0], argv.slice(1), { stdio, env });
   fs.closeSync(devnull);
@@ -207,22 +134,7 @@ function launch(argv, { which, sink, timeoutMs, env = ENV }) {
     else f.sock.on('data', (b) => chunks.push([process.hrtime.bigint(), b]));
     eof = new Promise((resolve) => f.sock.on('close', () => resolve(process.hrtime.bigint())));
   }
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      const tExit = process.hrtime.bigint();
-      clearTimeout(timer);
-      resolve({ code, signal, tExit, timedOut });
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      f?.sock.destroy();
-      resolve({ code: null, signal: null, tExit: process.hrtime.bigint(), timedOut, error: e.message });
-    });
-  });
+  const exited = watchExit(child, timeoutMs, () => f?.sock.destroy());
   const closed = exited.then(async (ex) => {
     const tEof = await Promise.race([eof, sleep(5000).then(() => null)]);
     if (tEof === null) f?.sock.destroy();

@@ -14,11 +14,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-
-const HERE = path.dirname(fileURLToPath(import.meta.url));
-const ROOT = path.dirname(HERE);
-const OUT = path.join(HERE, 'out');
-const CORRAL = path.join(ROOT, 'bin', 'corral.js');
+import { alive, CORRAL, ENV, fail, failures, HERE, listOf, ms, OUT, positive, procStat, ROOT, sleep, stats, statusKb, watchExit } from './common.mjs';
 const STORM = path.join(ROOT, 'test', 'fixtures', 'storm.py');
 const BENCHES = ['startup', 'stop', 'reaping', 'memory'];
 const ALL_PEERS = ['tini', 'dumb-init', 'catatonit'];
@@ -45,46 +41,17 @@ if (opt.help) {
   process.exit(0);
 }
 
-function positiveInt(name) {
-  const n = Number(opt[name]);
-  if (!Number.isInteger(n) || n < 1) {
-    console.error(`--${name} must be a positive integer, got ${opt[name]}`);
-    process.exit(2);
-  }
-  return n;
-}
-
-const only = opt.only.split(',').filter(Boolean);
-for (const b of only) {
-  if (!BENCHES.includes(b)) {
-    console.error(`unknown benchmark ${b}; choose from ${BENCHES.join(', ')}`);
-    process.exit(2);
-  }
-}
-const wantedPeers = opt.peers.split(',').filter(Boolean);
-for (const p of wantedPeers) {
-  if (!ALL_PEERS.includes(p)) {
-    console.error(`unknown peer ${p}; choose from ${ALL_PEERS.join(', ')}`);
-    process.exit(2);
-  }
-}
+const only = listOf(opt.only, BENCHES, 'benchmark');
+const wantedPeers = listOf(opt.peers, ALL_PEERS, 'peer');
 const cfg = {
-  startupRuns: positiveInt('startup-runs'),
-  stopRuns: positiveInt('stop-runs'),
-  reapRuns: positiveInt('reap-runs'),
-  memRuns: positiveInt('mem-runs'),
-  orphans: positiveInt('orphans'),
-  stopWorkers: positiveInt('stop-workers'),
-  memWorkers: positiveInt('mem-workers'),
+  startupRuns: positive(opt, 'startup-runs'),
+  stopRuns: positive(opt, 'stop-runs'),
+  reapRuns: positive(opt, 'reap-runs'),
+  memRuns: positive(opt, 'mem-runs'),
+  orphans: positive(opt, 'orphans'),
+  stopWorkers: positive(opt, 'stop-workers'),
+  memWorkers: positive(opt, 'mem-workers'),
 };
-
-// Every run that did not do what it claims lands here and makes the script exit 1.
-const failures = [];
-function fail(bench, variant, run, reason, stderr) {
-  const tail = stderr ? stderr.trim().split('\n').slice(-5).join('\n') : '';
-  failures.push({ bench, variant, run, reason, stderr_tail: tail });
-  console.error(`  FAIL ${bench}/${variant} run ${run}: ${reason}${tail ? `\n    ${tail.replace(/\n/g, '\n    ')}` : ''}`);
-}
 
 // ---------------------------------------------------------------- helpers
 
@@ -102,16 +69,6 @@ function firstLine(cmd) {
   return (r.stdout || '').trim().split('\n')[0] || null;
 }
 
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** The environment for every init: no CORRAL_* settings leak in from the caller. */
-function cleanEnv() {
-  const env = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CORRAL_')) env[k] = v;
-  return env;
-}
-const ENV = cleanEnv();
-
 /**
  * Spawn argv with stdin ignored and stdout/stderr piped. t0 is taken right before spawn.
  * `exited` resolves on the init's exit (tExit is taken in the 'exit' handler);
@@ -121,26 +78,11 @@ const ENV = cleanEnv();
 function launch(argv, timeoutMs) {
   const out = [];
   const err = [];
-  let timedOut = false;
   const t0 = process.hrtime.bigint();
   const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: ENV });
   child.stdout.on('data', (b) => out.push(b));
   child.stderr.on('data', (b) => err.push(b));
-  const timer = setTimeout(() => {
-    timedOut = true;
-    child.kill('SIGKILL');
-  }, timeoutMs);
-  const exited = new Promise((resolve) => {
-    child.on('exit', (code, signal) => {
-      const tExit = process.hrtime.bigint();
-      clearTimeout(timer);
-      resolve({ code, signal, tExit, timedOut });
-    });
-    child.on('error', (e) => {
-      clearTimeout(timer);
-      resolve({ code: null, signal: null, tExit: process.hrtime.bigint(), timedOut, error: e.message });
-    });
-  });
+  const exited = watchExit(child, timeoutMs);
   const closed = exited.then(
     (ex) =>
       new Promise((resolve) => {
@@ -154,34 +96,6 @@ function launch(argv, timeoutMs) {
       }),
   );
   return { child, t0, exited, closed };
-}
-
-const ms = (ns) => Number(ns) / 1e6;
-
-function stats(xs) {
-  if (xs.length === 0) return null;
-  const s = [...xs].sort((a, b) => a - b);
-  const n = s.length;
-  const median = n % 2 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
-  const rank = (p) => s[Math.max(0, Math.ceil((p / 100) * n) - 1)];
-  return { n, min: s[0], median, p90: rank(90), max: s[n - 1] };
-}
-
-/** State letter and comm of a pid, or null if it is gone. */
-function procStat(pid) {
-  try {
-    const s = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    const close = s.lastIndexOf(')');
-    return { comm: s.slice(s.indexOf('(') + 1, close), state: s[close + 2] };
-  } catch {
-    return null;
-  }
-}
-
-/** True while pid exists and is not a zombie. */
-function alive(pid) {
-  const st = procStat(pid);
-  return st !== null && st.state !== 'Z';
 }
 
 function childrenOf(pid) {
@@ -213,16 +127,6 @@ function descendants(pid) {
     }
   }
   return all;
-}
-
-/** A /proc/<pid>/status field in kB (VmRSS, VmHWM), or null. */
-function statusKb(pid, key) {
-  try {
-    const m = fs.readFileSync(`/proc/${pid}/status`, 'utf8').match(new RegExp(`^${key}:\\s+(\\d+) kB`, 'm'));
-    return m ? Number(m[1]) : null;
-  } catch {
-    return null;
-  }
 }
 
 function killAll(pids) {
