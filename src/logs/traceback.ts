@@ -114,6 +114,15 @@ export class TracebackGrouper {
     return this.lines.length > 0;
   }
 
+  /**
+   * Nothing held and no traceback under way: a line that is not a header would be emitted
+   * as it is. (After a timeout in the middle of a traceback nothing is held, but the lines
+   * that follow still belong to it.)
+   */
+  get atRest(): boolean {
+    return this.state === State.Idle;
+  }
+
   push(line: string): void {
     if (this.state === State.Idle) {
       // The common path: a header starts with 'T' (HEADER) or ' ' (GROUP_HEADER).

@@ -180,7 +180,7 @@ class StreamReader implements Source {
     }
     const prefix = out.prefix(this.stream);
     while (start < chunk.length) {
-      if (this.grouper.holding) {
+      if (!this.grouper.atRest) {
         this.framer.push(chunk.subarray(start));
         return;
       }

@@ -60,3 +60,24 @@ test('tracebacks through the whole log path: a chained traceback and an exceptio
   assert.match(errs[1].msg, /^ {2}\+ Exception Group Traceback \(most recent call last\):\n[\s\S]*ExceptionGroup: eg \(2 sub-exceptions\)[\s\S]*TypeError: 2\n {4}\+-+$/);
   assert.deepEqual(c.records().filter((r) => r.stream === 'stdout').map((r) => r.msg), ['before', 'between']);
 });
+
+test('a traceback that pauses past the grouping timeout: its rest is still a traceback record, and the next line is not swallowed', async () => {
+  // The worker pauses mid-traceback for longer than the grouper's 100 ms: the first part goes
+  // out on the timeout; the frames and exception line after the pause are one level-50 record
+  // (they take the framer's path, not the fast path), and the JSON line after it is its own.
+  const code = [
+    'import sys, time',
+    'sys.stdout.write("Traceback (most recent call last):\\n  File \\"x\\", line 1\\n"); sys.stdout.flush()',
+    'time.sleep(0.4)',
+    'sys.stdout.write("  File \\"y\\", line 2\\nValueError: boom\\n{\\"a\\": 1}\\n"); sys.stdout.flush()',
+  ].join('\n');
+  const c = runCorral(['--', 'python3', '-c', code]);
+  assert.equal((await c.exited).code, 0);
+  const out = c.records().filter((r) => r.stream === 'stdout');
+  assert.deepEqual(out.map((r) => [r.level, r.msg]), [
+    [50, 'Traceback (most recent call last):\n  File "x", line 1'],
+    [50, '  File "y", line 2\nValueError: boom'],
+    [30, undefined],
+  ]);
+  assert.equal(out[2].a, 1);
+});
