@@ -21,6 +21,9 @@ const MAX_WAIT_MS = Number(process.env.MAX_WAIT_MS ?? '5');
 const BEAT_EVERY_MS = Math.min(1000, (watchdogMs() ?? 3000) / 3);
 // After SIGTERM: once no connection has arrived for this long, the backlog is empty.
 const QUIET_MS = 100;
+// ... and whatever keeps arriving, stop accepting this long after SIGTERM (set it below
+// corral's --grace, so that what was accepted still has time to finish).
+const DRAIN_MAX_MS = Number(process.env.DRAIN_MAX_MS ?? '5000');
 const MAX_BODY = 1 << 20;
 const DIM = 16;
 const HIDDEN = 64;
@@ -142,6 +145,7 @@ function readBody(req: IncomingMessage): Promise<string> {
     let size = 0;
     const parts: Buffer[] = [];
     req.on('data', (d: Buffer) => {
+      if (size > MAX_BODY) return; // already refused; the rest is read and dropped
       size += d.length;
       if (size > MAX_BODY) reject(new Error(`body over ${MAX_BODY} bytes`));
       else parts.push(d);
@@ -184,6 +188,16 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
 // ------------------------------------------------------------------------------ main
 
 async function main(): Promise<void> {
+  // Signals first: a SIGTERM during model loading must also end in a clean exit 0.
+  let beginDrain = (): void => {
+    draining = true; // handled once the server is up
+  };
+  const onSignal = (): void => {
+    beginDrain();
+  };
+  process.on('SIGTERM', onSignal);
+  process.on('SIGINT', onSignal);
+
   status('loading model');
   const run = loadModel();
   await run([pad([])]); // warm-up
@@ -198,21 +212,27 @@ async function main(): Promise<void> {
     if (handle3) server.listen(handle3, resolve);
     else server.listen(Number(process.env.PORT ?? 8000 + WORKER), process.env.HOST ?? '127.0.0.1', resolve);
   });
+  // From here on an error (EMFILE on accept, say) is logged; the server keeps serving.
+  server.removeAllListeners('error');
+  server.on('error', (err) => {
+    log(`server error: ${err.message}`);
+  });
 
-  ready(`serving on cpu, max batch ${MAX_BATCH}, max wait ${MAX_WAIT_MS} ms`);
-  log('ready on cpu');
-
-  const onStop = (): void => {
-    if (draining) return;
+  let started = false;
+  beginDrain = (): void => {
+    if (started) return;
+    started = true;
     draining = true;
     stopping();
     status('draining');
     log('SIGTERM: accepting what is queued, then stopping');
     // The socket is shared by the pool and still open in corral: connections already in its
     // backlog are accepted (by this worker or a sibling) while it keeps arriving; once it is
-    // quiet, stop accepting and let the open connections finish.
+    // quiet, or DRAIN_MAX_MS after the signal, stop accepting and let the open connections finish.
+    const since = performance.now();
     const poll = setInterval(() => {
-      if (performance.now() - lastConnection < QUIET_MS) return;
+      const now = performance.now();
+      if (now - lastConnection < QUIET_MS && now - since < DRAIN_MAX_MS) return;
       clearInterval(poll);
       server.close(() => {
         closed = true;
@@ -220,8 +240,11 @@ async function main(): Promise<void> {
       });
     }, 20);
   };
-  process.on('SIGTERM', onStop);
-  process.on('SIGINT', onStop);
+  if (draining) beginDrain(); // the signal came while loading
+  else {
+    ready(`serving on cpu, max batch ${MAX_BATCH}, max wait ${MAX_WAIT_MS} ms`);
+    log('ready on cpu');
+  }
 
   await loop;
   log('stopped cleanly');

@@ -35,6 +35,7 @@ WORKER = int(os.environ.get("CORRAL_WORKER", "0"))
 DEVICE = "cpu"  # set by main() once the model is loaded; reported with each answer
 MAX_BATCH = int(os.environ.get("MAX_BATCH", "8"))
 MAX_WAIT = float(os.environ.get("MAX_WAIT_MS", "5")) / 1000
+DRAIN_MAX = float(os.environ.get("DRAIN_MAX_MS", "5000")) / 1000  # see main()
 DIM, HIDDEN = 16, 64  # the model: Linear(16, 64) - ReLU - Linear(64, 16)
 # Heartbeat a few times per watchdog period (corral sets WATCHDOG_USEC with --watchdog).
 BEAT_EVERY = min(1.0, int(os.environ.get("WATCHDOG_USEC", "3000000")) / 1e6 / 3)
@@ -231,22 +232,26 @@ def main():
     corral_notify.ready(f"serving on {device}, max batch {MAX_BATCH}, max wait {MAX_WAIT * 1000:g} ms")
     log(f"ready on {device}")
 
-    draining = False
+    draining_since = None
     while True:
+        if draining_since is None and stop.is_set():
+            draining_since = time.monotonic()
+            corral_notify.stopping()
+            corral_notify.status("draining")
+            log("SIGTERM: accepting what is queued, then stopping")
         try:
             conn, addr = sock.accept()
         except (TimeoutError, BlockingIOError, InterruptedError):
             # Nothing waiting. After SIGTERM, an empty backlog means we are done: every
             # connection made before it has been accepted (by us or by a sibling worker).
-            if draining:
+            if draining_since is not None:
                 break
-            if stop.is_set():
-                draining = True
-                corral_notify.stopping()
-                corral_notify.status("draining")
-                log("SIGTERM: accepting what is queued, then stopping")
             continue
         server.process_request(conn, addr)  # a thread answers it
+        # Under steady traffic the backlog never empties: stop accepting DRAIN_MAX after SIGTERM
+        # anyway, so that what was accepted still finishes within corral's --grace.
+        if draining_since is not None and time.monotonic() - draining_since > DRAIN_MAX:
+            break
 
     server.server_close()  # waits for every handler thread: all accepted requests answered
     closing.set()

@@ -92,6 +92,9 @@ export class LineWriter {
    */
   writeLines(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer, maxPart: number): number {
     const frame = (frameLines ??= native().frameLines);
+    // A fresh chunk must hold the largest record frameLines may write (every byte escaped as
+    // \u00XX), or the loop below would never end.
+    if (prefix.length + 6 * maxPart + suffix.length > CHUNK) throw new RangeError(`writeLines: maxPart ${maxPart} is too large for ${CHUNK}-byte chunks`);
     let at = start;
     let lines = 0;
     for (;;) {
@@ -102,8 +105,7 @@ export class LineWriter {
       if (!this.broken) this.queued += off - this.off;
       this.off = this.broken ? this.start : off;
       if (res[3] !== 1) break;
-      // The chunk may be too small: a fresh one always holds the next record (a plain line is
-      // at most maxPart bytes, 6 maxPart escaped, far less than CHUNK).
+      // The chunk may be too small: a fresh one always holds the next record (checked above).
       if (!this.broken) this.seal();
       this.cur = Buffer.allocUnsafe(CHUNK);
       this.start = 0;

@@ -9,19 +9,21 @@
 //
 // Every function is a no-op returning false when NOTIFY_SOCKET is unset (running without
 // corral), sends exactly one datagram, never blocks the event loop (a full receiver drops the
-// message) and never throws: a failure is reported once on stderr and the worker carries on.
+// message) and never throws: each kind of failure is reported once on stderr and the worker
+// carries on.
 import { errnoName } from '../process/status.js';
 import { native } from '../native/index.js';
 
-let warned = false;
+/** Failures already reported (each kind once, not once per message). */
+const warned = new Set<string>();
 
 function warn(text: string): void {
-  if (warned) return;
-  warned = true;
+  if (warned.has(text)) return;
+  warned.add(text);
   process.stderr.write(`corral/worker: ${text}\n`);
 }
 
-/** Sends one sd_notify datagram of raw `KEY=VALUE` lines. */
+/** Sends one sd_notify datagram of raw `KEY=VALUE` lines (a NUL would end it there). */
 export function notify(message: string): boolean {
   const address = process.env.NOTIFY_SOCKET;
   if (!address) return false;
@@ -36,8 +38,8 @@ export function notify(message: string): boolean {
   return errno === 0;
 }
 
-/** Status text on one line (a newline would start a new KEY=VALUE). */
-const oneLine = (text: string): string => text.replace(/[\r\n]+/g, ' ');
+/** Status text on one line (a newline would start a new KEY=VALUE; a NUL would end the datagram). */
+const oneLine = (text: string): string => text.replace(/[\r\n\0]+/g, ' ');
 
 /** The worker can serve: READY=1, optionally with a STATUS= line in the same datagram. */
 export function ready(statusText?: string): boolean {
@@ -51,6 +53,7 @@ export function heartbeat(): boolean {
 
 /** One inference batch of `size` items that took `seconds` (corral_batch_size, corral_batch_duration_seconds). */
 export function batch(size: number, seconds: number): boolean {
+  if (!(size >= 1) || !Number.isFinite(seconds) || seconds < 0) return false; // corral would drop it
   return notify(`X_CORRAL_BATCH=${Math.trunc(size)} ${seconds.toFixed(6)}`);
 }
 
