@@ -23,8 +23,6 @@ export interface WriterOptions {
 
 /** Records are encoded straight into chunks of this size (no join, no re-encoding). */
 const CHUNK = 1024 * 1024;
-/** Free chunks kept for reuse. */
-const SPARE = 4;
 
 let frameLines: Addon['frameLines'] | undefined;
 /** frameLines' results, reused (no allocation per read). */
@@ -34,11 +32,7 @@ export class LineWriter {
   /** Filled chunks waiting to be written. */
   private segments: Buffer[] = [];
   /** The chunk being filled: bytes [start, off) are not handed to the kernel yet. */
-  private cur: Buffer = Buffer.allocUnsafe(CHUNK);
-  /** Filled chunks whose data is queued; then those in the write in flight; then free ones. */
-  private retired: Buffer[] = [];
-  private sending: Buffer[] = [];
-  private spare: Buffer[] = [];
+  private cur = Buffer.allocUnsafe(CHUNK);
   private start = 0;
   private off = 0;
   /** Bytes queued (segments plus the unsent part of cur) and in the write in flight. */
@@ -69,7 +63,12 @@ export class LineWriter {
     if (this.broken) return;
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
     const worst = text.length * 3;
-    if (this.cur.length - this.off < worst) this.nextChunk(worst);
+    if (CHUNK - this.off < worst) {
+      this.seal();
+      this.cur = Buffer.allocUnsafe(Math.max(CHUNK, worst));
+      this.start = 0;
+      this.off = 0;
+    }
     // Buffer#utf8Write skips Buffer#write's argument checks (a third of the cost per record).
     const n = (this.cur as unknown as { utf8Write(s: string, offset: number): number }).utf8Write(text, this.off);
     this.off += n;
@@ -107,7 +106,10 @@ export class LineWriter {
       this.off = this.broken ? this.start : off;
       if (res[3] !== 1) break;
       // The chunk may be too small: a fresh one always holds the next record (checked above).
-      this.nextChunk(CHUNK);
+      if (!this.broken) this.seal();
+      this.cur = Buffer.allocUnsafe(CHUNK);
+      this.start = 0;
+      this.off = 0;
     }
     this.framed = lines;
     if (lines > 0 && !this.broken) {
@@ -118,25 +120,6 @@ export class LineWriter {
       }
     }
     return at;
-  }
-
-  /**
-   * Seals the current chunk and starts a fresh one of at least `bytes`. Standard chunks are
-   * reused once everything in them has been written: a steady stream of fresh 1 MiB buffers
-   * costs more memory (malloc keeps what it was given back) than the few that are in use.
-   */
-  private nextChunk(bytes: number): void {
-    if (this.broken) {
-      // Nothing is sent any more: write over the same chunk.
-      this.start = 0;
-      this.off = 0;
-      return;
-    }
-    this.seal();
-    if (this.cur.length === CHUNK) this.retired.push(this.cur);
-    this.cur = bytes <= CHUNK ? (this.spare.pop() ?? Buffer.allocUnsafe(CHUNK)) : Buffer.allocUnsafe(bytes);
-    this.start = 0;
-    this.off = 0;
   }
 
   /** Moves the unsent part of the current chunk to the segments. */
@@ -157,9 +140,6 @@ export class LineWriter {
     this.writing = true;
     const data = this.segments.length === 1 ? (this.segments[0] ?? Buffer.alloc(0)) : Buffer.concat(this.segments);
     this.segments = [];
-    // Every retired chunk's data is in this write: they are free once it is done.
-    this.sending = this.retired;
-    this.retired = [];
     this.inFlight = this.queued;
     this.queued = 0;
     this.send(data, 0);
@@ -182,8 +162,6 @@ export class LineWriter {
         return;
       }
       this.inFlight = 0;
-      for (const chunk of this.sending) if (this.spare.length < SPARE) this.spare.push(chunk);
-      this.sending = [];
       if (this.paused && this.queued < this.lwm) {
         this.paused = false;
         this.onPressure(false);
@@ -195,8 +173,6 @@ export class LineWriter {
   private fail(): void {
     this.broken = true;
     this.segments = [];
-    this.retired = [];
-    this.sending = [];
     this.start = this.off;
     this.queued = 0;
     this.inFlight = 0;
