@@ -617,22 +617,28 @@ static int unix_addr(const char *address, struct sockaddr_un *sa, socklen_t *len
   return 0;
 }
 
+// A JS string naming a unix socket (a path, or '@name' in the abstract namespace) as a
+// sockaddr: 0, ENAMETOOLONG, or -1 when v is not a string.
+static int unix_addr_arg(napi_env env, napi_value v, struct sockaddr_un *sa, socklen_t *len) {
+  char *address = get_str(env, v);
+  if (address == NULL) return -1;
+  int err = unix_addr(address, sa, len) < 0 ? ENAMETOOLONG : 0;
+  free(address);
+  return err;
+}
+
 // notifyOpen(address, onMessages): binds the receiver; returns 0 or an errno.
 static napi_value NotifyOpen(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], r;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *address = argc >= 1 ? get_str(env, argv[0]) : NULL;
-  if (address == NULL || argc < 2 || notify != NULL) {
-    free(address);
+  struct sockaddr_un sa;
+  socklen_t len;
+  int err = argc >= 2 && notify == NULL ? unix_addr_arg(env, argv[0], &sa, &len) : -1;
+  if (err < 0) {
     napi_throw_type_error(env, NULL, "notifyOpen(address, callback), once");
     return NULL;
   }
-  struct sockaddr_un sa;
-  socklen_t len;
-  int err = 0;
-  if (unix_addr(address, &sa, &len) < 0) err = ENAMETOOLONG;
-  free(address);
   int fd = err ? -1 : socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (!err && fd < 0) err = errno;
   int one = 1;
@@ -796,24 +802,19 @@ static napi_value NotifySend(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2], r;
   CHECK(env, napi_get_cb_info(env, info, &argc, argv, NULL, NULL));
-  char *address = argc >= 1 ? get_str(env, argv[0]) : NULL;
-  char *message = argc >= 2 ? get_str(env, argv[1]) : NULL;
-  if (address == NULL || message == NULL) {
-    free(address);
-    free(message);
+  struct sockaddr_un sa;
+  socklen_t len;
+  int err = argc >= 2 ? unix_addr_arg(env, argv[0], &sa, &len) : -1;
+  char *message = err >= 0 ? get_str(env, argv[1]) : NULL;
+  if (message == NULL) {
     napi_throw_type_error(env, NULL, "notifySend(address, message)");
     return NULL;
   }
-  struct sockaddr_un sa;
-  socklen_t len;
-  int err = 0;
-  if (unix_addr(address, &sa, &len) < 0) err = ENAMETOOLONG;
   if (!err && notify_send_fd < 0) {
     notify_send_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (notify_send_fd < 0) err = errno;
   }
   if (!err && sendto(notify_send_fd, message, strlen(message), MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&sa, len) < 0) err = errno;
-  free(address);
   free(message);
   CHECK(env, napi_create_int32(env, err, &r));
   return r;
