@@ -65,7 +65,7 @@ test('GPU smoke: the Python example with torch on every GPU, placement, GPU and 
 
   // Placement: worker i was given GPU i (one per GPU), and its CUDA device is that GPU.
   const status = JSON.parse((await http(hp, '/status')).body);
-  const workers = status.pools.find?.((p) => p.name === 'main')?.workers ?? status.pools.main?.workers;
+  const workers = status.pools.main.workers;
   assert.equal(workers.length, devices.length, JSON.stringify(status));
   const records = c.records();
   for (const w of workers) {

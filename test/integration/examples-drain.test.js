@@ -20,7 +20,10 @@ for (const [name, command] of Object.entries(servers)) {
     const c = runCorral(['--workers', '2', '--ready', 'notify', '--grace', '30s', '--listen', `127.0.0.1:${lp}`, '--http', `127.0.0.1:${hp}`, '--', ...command], {
       env: { DRAIN_MAX_MS: '300', PYTHONDONTWRITEBYTECODE: '1' },
     });
-    await until(async () => (await http(hp, '/readyz')).status === 200 && JSON.parse((await http(hp, '/readyz')).body).pools.main.ready === 2, {
+    await until(async () => {
+      const r = await http(hp, '/readyz');
+      return r.status === 200 && JSON.parse(r.body).pools.main.ready === 2;
+    }, {
       what: 'both workers ready',
       timeoutMs: 20_000,
       intervalMs: 50,
