@@ -17,7 +17,7 @@ import { probe, status } from './client.js';
 import { startHttp, type MetricsRenderer } from '../http/server.js';
 import { Stats } from '../metrics/stats.js';
 import { createMetrics } from '../metrics/metrics.js';
-import { GpuCollector } from '../gpu/collect.js';
+import { gpuCollectorFor } from '../gpu/collect.js';
 import { parseInvocation } from './options.js';
 import { preparePools } from './prepare.js';
 
@@ -92,7 +92,8 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
         print(1, inv.text);
         return 0;
       case 'check-config':
-        // GPUs, users and commands are checked too; no socket is bound.
+        // Users and commands are checked too; no socket is bound and no GPU is looked for
+        // (a config is often checked where it is built, not where it runs).
         preparePools(inv.config, null, process.env);
         print(1, effectiveConfigJson(inv.config));
         return 0;
@@ -164,9 +165,10 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     };
     // The HTTP server binds before any worker starts: a port in use is a config error. The
     // metrics registry is built on the first scrape (prom-client costs memory and start-up
-    // time that an unscraped corral does not need).
+    // time that an unscraped corral does not need). GPU figures are collected whenever
+    // nvidia-smi is there, placement or not (SPEC §10).
     let metrics: MetricsRenderer | null = null;
-    let gpu: GpuCollector | null = null;
+    const gpu = config.http === null ? null : gpuCollectorFor(gpus.length, process.env);
     if (config.http !== null) {
       await startHttp(config.http, {
         snapshot: () => sup.snapshot(),
@@ -175,10 +177,9 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       });
     }
     const done = sup.run();
-    // GPU figures are collected on a timer once the workers are spawned, scraped or not.
-    if (gpus.length > 0 && config.http !== null) {
+    // Sampled on a timer from once the workers are spawned, scraped or not.
+    if (gpu) {
       setImmediate(() => {
-        gpu = new GpuCollector({ env: process.env });
         gpu.start();
       });
     }

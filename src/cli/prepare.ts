@@ -10,7 +10,7 @@ import type { Addon } from '../native/index.js';
 import { resolveCommand } from '../process/spawn.js';
 import { resolveUser } from '../process/user.js';
 import { errnoName } from '../process/status.js';
-import type { PoolSpec } from '../supervisor/supervisor.js';
+import type { PoolSpec } from '../model.js';
 
 /**
  * Whether a pool asks for GPU placement. With `gpus` left at its default and a fixed

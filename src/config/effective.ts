@@ -4,7 +4,8 @@
 // check-config output ends up in CI logs.
 
 import { formatDuration } from './units.js';
-import type { Config, HostPort, PoolConfig, ReadySpec } from './types.js';
+import type { ReadySpec } from '../model.js';
+import type { Config, HostPort, PoolConfig } from './types.js';
 
 function address(a: HostPort | null): string | null {
   if (a === null) return null;

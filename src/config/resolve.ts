@@ -8,7 +8,8 @@ import { CorralError } from '../errors.js';
 import { checkHint, readConfigFile, type ConfigDocument } from './file.js';
 import { CONFIG_ENV, CONFIG_FLAG, GLOBAL, GLOBAL_KEYS, POOL, POOL_KEYS, type KeyDef } from './schema.js';
 import { nearest } from './suggest.js';
-import type { Config, HostPort, PoolConfig, ReadySpec } from './types.js';
+import type { ReadySpec } from '../model.js';
+import type { Config, HostPort, PoolConfig } from './types.js';
 import { Invalid, isTable } from './values.js';
 
 export interface ConfigInput {

@@ -1,13 +1,10 @@
 // The validated configuration: what the supervisor runs. Built by resolve.ts from flags,
 // CORRAL_* environment variables, the config file and the defaults, in that precedence.
 
-import type { RestartPolicy } from '../supervisor/lifecycle.js';
+import type { ReadySpec, RestartPolicy } from '../model.js';
 
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
-
-/** How a worker is judged ready (SPEC §3). `port`/`url` keep their {port}/{worker} placeholders. */
-export type ReadySpec = { kind: 'started' } | { kind: 'notify' } | { kind: 'tcp'; port: string } | { kind: 'http'; url: string };
 
 export interface HostPort {
   /** A literal IP for --listen; an IP or host name for --http. `:PORT` means 0.0.0.0. */

@@ -7,9 +7,9 @@ import { statSync } from 'node:fs';
 import { isIP, isIPv4, isIPv6 } from 'node:net';
 import { resolve } from 'node:path';
 import { parseSignal } from '../process/status.js';
-import type { RestartPolicy } from '../supervisor/lifecycle.js';
+import type { ReadySpec, RestartPolicy } from '../model.js';
 import { parseDuration, parseSize } from './units.js';
-import { LOG_LEVELS, type HostPort, type LogLevel, type PoolConfig, type ReadySpec } from './types.js';
+import { LOG_LEVELS, type HostPort, type LogLevel, type PoolConfig } from './types.js';
 
 export class Invalid extends Error {
   /**

@@ -10,9 +10,11 @@
 //   missing series as "unknown", which it is.
 // - The child goes through child_process.spawn, whose children corral's reaper leaves to
 //   libuv (see src/native/owned.ts), so the exit status is never stolen.
-// Start it only when discovery found GPUs; without nvidia-smi every run would fail.
+// Runs whenever nvidia-smi can be found and --http is on (SPEC §10), whether or not a pool
+// asked for placement: a single worker that uses every GPU is the common case.
 
 import { spawn } from 'node:child_process';
+import { resolveCommand } from '../process/spawn.js';
 import { nvidiaSmiPath } from './discover.js';
 import { dataLines, firstLine, indexAndUuid, malformed, numberField, splitRow } from './csv.js';
 
@@ -44,6 +46,8 @@ function judge(file: string, timeoutMs: number, r: ExecResult): GpuSample[] | st
   if (r.error) return `${file} could not be run: ${r.error.message}`;
   if (r.timedOut) return `${file} did not answer within ${timeoutMs} ms and was killed`;
   if (r.signal !== null) return `${file} was killed by ${r.signal}${saying}`;
+  // A driver without a device (or every GPU taken away) is no GPU, not a failing one.
+  if (/^No devices were found/im.test(r.stdout)) return [];
   if (r.code !== 0) return `${file} exited with code ${r.code ?? '?'}${saying}`;
   try {
     return parseSampleCsv(r.stdout);
@@ -138,6 +142,22 @@ export interface CollectorOptions {
   timeoutMs?: number;
   now?: () => number;
   exec?: Exec;
+}
+
+/**
+ * A collector for corral's GPU metrics, or null when there is nothing to collect: no GPU
+ * was discovered and nvidia-smi is nowhere to be found (looked up on PATH with stat(2), not
+ * by running it: start-up pays for no fork on a CPU node).
+ */
+export function gpuCollectorFor(discovered: number, env: NodeJS.ProcessEnv): GpuCollector | null {
+  if (discovered === 0) {
+    try {
+      resolveCommand(nvidiaSmiPath(env), env);
+    } catch {
+      return null;
+    }
+  }
+  return new GpuCollector({ env });
 }
 
 export class GpuCollector {

@@ -6,7 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CorralError } from '../errors.js';
 import type { HostPort } from '../config/types.js';
-import type { Snapshot } from '../metrics/stats.js';
+import { isReady, readyCount, type Snapshot } from '../model.js';
 
 export interface MetricsRenderer {
   render(): Promise<string>;
@@ -23,13 +23,8 @@ export interface HttpSource {
 /** Ready: not draining, and every pool has at least min_ready ready workers. */
 export function readiness(snap: Snapshot): { ready: boolean; pools: Record<string, { ready: number; total: number; min_ready: number }> } {
   const pools: Record<string, { ready: number; total: number; min_ready: number }> = {};
-  let ok = !snap.draining;
-  for (const p of snap.pools) {
-    const ready = p.workers.filter((w) => w.state === 'ready').length;
-    pools[p.name] = { ready, total: p.desired, min_ready: p.minReady };
-    if (ready < p.minReady) ok = false;
-  }
-  return { ready: ok, pools };
+  for (const p of snap.pools) pools[p.name] = { ready: readyCount(p), total: p.desired, min_ready: p.minReady };
+  return { ready: isReady(snap), pools };
 }
 
 function statusDoc(snap: Snapshot, version: string): unknown {
@@ -39,7 +34,7 @@ function statusDoc(snap: Snapshot, version: string): unknown {
     pools[p.name] = {
       desired: p.desired,
       min_ready: p.minReady,
-      ready: p.workers.filter((w) => w.state === 'ready').length,
+      ready: readyCount(p),
       workers: p.workers.map((w) => ({
         index: w.index,
         pid: w.pid,

@@ -12,7 +12,8 @@
 
 import { createRequire } from 'node:module';
 import type { GpuCollector, GpuSample } from '../gpu/collect.js';
-import { WORKER_STATES, type Snapshot, type Stats } from './stats.js';
+import { isReady, WORKER_STATES, type Snapshot } from '../model.js';
+import type { Stats } from './stats.js';
 
 type PromClient = typeof import('prom-client');
 type Counter<L extends string> = import('prom-client').Counter<L>;
@@ -198,9 +199,7 @@ export function createMetrics(source: MetricsSource): Metrics {
   // --- Readiness ------------------------------------------------------------------------------
 
   gauge('corral_ready', '1 when not draining and every pool has at least min_ready ready workers (as /readyz).', [], (g) => {
-    const s = snap();
-    const ready = !s.draining && s.pools.every((p) => p.workers.filter((w) => w.state === 'ready').length >= p.minReady);
-    g.set(ready ? 1 : 0);
+    g.set(isReady(snap()) ? 1 : 0);
   });
 
   gauge('corral_draining', '1 once corral has begun to stop its workers.', [], (g) => {

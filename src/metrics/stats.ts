@@ -2,42 +2,6 @@
 // the log path write here (cheap increments on hot paths), and /metrics, /readyz and
 // /status read from it. No prom-client here: the registry reads these at scrape time.
 
-export type WorkerStateName = 'starting' | 'ready' | 'stopping' | 'exited' | 'backoff';
-export const WORKER_STATES: readonly WorkerStateName[] = ['starting', 'ready', 'stopping', 'exited', 'backoff'];
-export type RestartReasonName = 'exit' | 'signal' | 'watchdog' | 'startup_timeout' | 'max_rss' | 'rolling';
-
-export interface WorkerView {
-  pool: string;
-  index: number;
-  pid: number | null;
-  state: WorkerStateName;
-  /** CUDA_VISIBLE_DEVICES of this worker, or null. */
-  gpu: string | null;
-  restarts: number;
-  lastExit: { code: number | null; signal: string | null; reason: string; at: number } | null;
-  /** When the current process was spawned (epoch ms), or null. */
-  startedAt: number | null;
-  /** Last STATUS= text. */
-  statusText: string | null;
-  /** Whole process tree, from the last sample; null before the first. */
-  cpuSeconds: number | null;
-  rssBytes: number | null;
-}
-
-export interface PoolView {
-  name: string;
-  desired: number;
-  minReady: number;
-  workers: WorkerView[];
-}
-
-export interface Snapshot {
-  draining: boolean;
-  /** False once a pool gave up. */
-  live: boolean;
-  pools: PoolView[];
-}
-
 /** Counters (monotonic). Keys join labels with '\0'. */
 export class Stats {
   readonly restarts = new Map<string, number>(); // pool\0worker\0reason

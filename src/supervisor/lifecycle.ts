@@ -4,11 +4,7 @@
 
 import type { ExitStatus } from '../process/status.js';
 
-export type RestartPolicy = 'always' | 'on-failure' | 'never';
-
-/** Why a worker is being stopped, or restarted. */
-export type StopReason = 'shutdown' | 'rolling' | 'watchdog' | 'startup_timeout' | 'max_rss';
-export type RestartReason = 'exit' | 'signal' | Exclude<StopReason, 'shutdown'>;
+import type { RestartPolicy, RestartReason, StopReason } from '../model.js';
 
 export type WorkerState =
   /** Spawned, not yet judged ready. */

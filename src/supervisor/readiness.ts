@@ -5,7 +5,7 @@
 import { request } from 'node:http';
 import { connect } from 'node:net';
 
-export type ReadySpec = { kind: 'started' } | { kind: 'notify' } | { kind: 'tcp'; port: string } | { kind: 'http'; url: string };
+import type { ReadySpec } from '../model.js';
 
 export interface MonitorSpec {
   ready: ReadySpec;

@@ -17,36 +17,12 @@ import { shellCode, type ExitStatus } from '../process/status.js';
 import { descendants } from '../process/tree.js';
 import { treeUsage, type TreeUsage } from '../process/usage.js';
 import { CorralError } from '../errors.js';
-import { next, newWorker, type Effect, type Policy, type RestartPolicy, type Worker, type WorkerEvent } from './lifecycle.js';
+import { next, newWorker, type Effect, type Policy, type Worker, type WorkerEvent } from './lifecycle.js';
+import type { PoolSpec, Snapshot } from '../model.js';
 import type { HandledSignal } from '../signals/handlers.js';
-import { Stats, type Snapshot } from '../metrics/stats.js';
+import { Stats } from '../metrics/stats.js';
 import { attribute, openNotify, parseNotify, type NotifyMessage } from './notify.js';
-import { WorkerMonitor, type ReadySpec } from './readiness.js';
-
-/** What the supervisor runs: a pool, resolved (GPUs planned, user looked up, socket bound). */
-export interface PoolSpec {
-  name: string;
-  command: readonly string[];
-  workers: number;
-  restart: RestartPolicy;
-  stopSignal: NodeJS.Signals;
-  ready: ReadySpec;
-  readyTimeoutMs: number;
-  watchdogMs: number | null;
-  portBase: number | null;
-  minReady: number;
-  cwd?: string;
-  env?: Readonly<Record<string, string>>;
-  /** CUDA_VISIBLE_DEVICES per worker index; null leaves it as corral's. */
-  devices?: readonly (string | null)[];
-  /** The supervisor-held listening socket, passed as fd 3. */
-  listenFd?: number;
-  user?: { uid: number; gid: number; groups: readonly number[]; env: Readonly<Record<string, string>> };
-  /** Recycle a worker whose process tree RSS exceeds this; null: never. */
-  maxRssBytes: number | null;
-  /** Run under a pseudo-terminal (node-pty). */
-  pty: boolean;
-}
+import { WorkerMonitor } from './readiness.js';
 
 export interface SupervisorOptions {
   pools: readonly PoolSpec[];

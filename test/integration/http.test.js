@@ -196,3 +196,25 @@ while True: signal.pause()`;
   await c.kill('SIGTERM');
   await c.exited;
 });
+
+// SPEC §10: GPU figures whenever nvidia-smi lists GPUs, whether or not a pool asked for
+// placement (one tensor-parallel server on every GPU is the common case).
+for (const args of [['--', 'sleep', '600'], ['--workers', '3', '--', 'sleep', '600']]) {
+  test(`GPU metrics for all 4 GPUs without placement: corral ${args.join(' ')}`, async () => {
+    const hp = port();
+    const c = runCorral(['--http', `127.0.0.1:${hp}`, ...args], { env: { CORRAL_NVIDIA_SMI: fixture('nvidia-smi-4gpu') } });
+    // The first scrape may come before the first sample: it must not leave the registry blind.
+    await until(async () => (await http(hp, '/metrics')).status === 200, { what: 'a first scrape' });
+    const body = await until(async () => {
+      const m = await http(hp, '/metrics');
+      return m.status === 200 && (m.body.match(/^corral_gpu_power_watts\{/gm) ?? []).length === 4 && m.body;
+    }, { what: 'corral_gpu_* for 4 GPUs', timeoutMs: 15_000 });
+    for (const gpu of ['0', '1', '2', '3']) {
+      assert.match(body, new RegExp(`^corral_gpu_info\\{gpu="${gpu}",uuid="GPU-[^"]+",name="NVIDIA H100 80GB HBM3"\\} 1$`, 'm'));
+      assert.match(body, new RegExp(`^corral_gpu_power_watts\\{gpu="${gpu}",uuid="GPU-[^"]+"\\} [0-9.]+$`, 'm'));
+    }
+    assert.match(body, /^corral_gpu_collect_errors_total 0$/m);
+    await c.kill('SIGTERM');
+    await c.exited;
+  });
+}

@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, test } from 'node:test';
 import { connect } from 'node:net';
-import { fixture, killAll, runCorral } from '../helpers.js';
+import { fixture, killAll, runCorral, until } from '../helpers.js';
 
 afterEach(killAll);
 
@@ -13,14 +13,14 @@ for (const pid1 of [true, false]) {
   test(`forwarded signals reach the worker and its grandchildren (${mode})`, async () => {
     const c = runCorral(['--', 'python3', fixture('signals.py'), '--children', '2'], { pid1 });
     await c.waitFor(/ready/);
-    await c.waitFor(/child 1: up/);
+    // Both grandchildren must have their handlers in place before the first signal.
+    await until(() => /^child 0: up$/m.test(c.out.stdout) && /^child 1: up$/m.test(c.out.stdout), { what: 'both children up' });
     for (const sig of ['SIGUSR2', 'SIGQUIT', 'SIGWINCH', 'SIGCONT', 'SIGALRM']) {
       await c.kill(sig);
-      // the worker and both grandchildren echo it, in any order
-      await c.waitFor(new RegExp(`(signal ${sig}\n[^]*){3}`));
-      assert.match(c.out.stdout, new RegExp(`^signal ${sig}$`, 'm'));
-      assert.match(c.out.stdout, new RegExp(`^child 0: signal ${sig}$`, 'm'));
-      assert.match(c.out.stdout, new RegExp(`^child 1: signal ${sig}$`, 'm'));
+      // the worker and both grandchildren echo it, in any order: wait for each by name
+      for (const who of ['', 'child 0: ', 'child 1: ']) {
+        await until(() => new RegExp(`^${who}signal ${sig}$`, 'm').test(c.out.stdout), { what: `${who || 'worker: '}${sig}` });
+      }
     }
     await c.kill('SIGTERM');
     const r = await c.exited;
