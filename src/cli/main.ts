@@ -13,6 +13,9 @@ import { trackOwnedChildren } from '../native/owned.js';
 import { effectiveConfigJson } from '../config/effective.js';
 import { SignalQueue, type HandledSignal } from '../signals/handlers.js';
 import { Supervisor } from '../supervisor/supervisor.js';
+import { processLauncher } from '../supervisor/launch.js';
+import { OutputRegistry } from '../supervisor/outputs.js';
+import { processSignaller } from '../process/groups.js';
 import { probe, status } from './client.js';
 import { startHttp, type MetricsRenderer } from '../http/server.js';
 import { Stats } from '../metrics/stats.js';
@@ -111,17 +114,15 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     const subreaper = process.pid === 1 || addon.setSubreaper();
     const { pools, sockets, gpus } = preparePools(config, addon, process.env);
 
-    // One writer for corral's records and the workers' lines; under pressure it pauses the
-    // workers' pipes (through the supervisor, which exists by the time any worker writes).
-    let onPressure: (paused: boolean) => void = () => {
-      // replaced once the supervisor exists
-    };
-    // When stderr is a pipe (a container runtime's log pipe), 1 MiB instead of 64 KiB: fewer
-    // partial writes and wake-ups at high log rates; refused silently where limits say no.
+    // One writer for corral's records and the workers' lines; under pressure it pauses every
+    // worker's pipes through the output registry. When stderr is a pipe (a container
+    // runtime's log pipe), 1 MiB instead of 64 KiB: fewer partial writes and wake-ups at high
+    // log rates; refused silently where limits say no.
     addon.growPipe(2, 1 << 20);
+    const outputs = new OutputRegistry();
     const writer = new LineWriter(2, {
       onPressure: (paused) => {
-        onPressure(paused);
+        outputs.setPaused(paused);
       },
     });
     const colour = isatty(2);
@@ -132,12 +133,14 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     }
     const stats = new Stats();
     const interactive = pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0);
+    // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
+    const logs = interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats), outputs };
     supervisor = new Supervisor({
       pools,
       graceMs: config.graceMs,
       interactive,
-      // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
-      logs: interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats) },
+      launcher: processLauncher({ addon, logs, interactive }),
+      signaller: processSignaller(addon),
       stats,
       drainDelayMs: config.drainDelayMs,
       logger,
@@ -160,9 +163,6 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     };
     process.on('uncaughtException', internalError);
     process.on('unhandledRejection', internalError);
-    onPressure = (paused) => {
-      sup.setLogsPaused(paused);
-    };
     // The HTTP server binds before any worker starts: a port in use is a config error. The
     // metrics registry is built on the first scrape (prom-client costs memory and start-up
     // time that an unscraped corral does not need). GPU figures are collected whenever

@@ -27,7 +27,7 @@ export class Reaper {
   };
 
   constructor(
-    private readonly addon: Addon,
+    private readonly addon: Pick<Addon, 'reap'>,
     private readonly events: ReaperEvents,
   ) {}
 

@@ -11,7 +11,6 @@ const CLOCK_TICKS = 100;
 export interface TreeUsage {
   rssBytes: number;
   cpuSeconds: number;
-  processes: number;
 }
 
 function one(pid: number): { rss: number; cpu: number } | undefined {
@@ -29,14 +28,13 @@ function one(pid: number): { rss: number; cpu: number } | undefined {
 
 /** The sum over pid and all its live descendants. CPU of exited descendants is not counted. */
 export function treeUsage(pid: number): TreeUsage {
-  const total: TreeUsage = { rssBytes: 0, cpuSeconds: 0, processes: 0 };
+  const total: TreeUsage = { rssBytes: 0, cpuSeconds: 0 };
   const queue = [pid];
   for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
     const u = one(p);
     if (!u) continue;
     total.rssBytes += u.rss;
     total.cpuSeconds += u.cpu;
-    total.processes++;
     queue.push(...(childrenOf(p) ?? []));
   }
   return total;

@@ -5,7 +5,10 @@
 
 import { randomBytes } from 'node:crypto';
 import { statFields } from '../process/tree.js';
+import type { Logger } from '../logs/logger.js';
+import type { Stats } from '../metrics/stats.js';
 import type { Addon } from '../native/index.js';
+import type { Slot } from './slot.js';
 
 export interface NotifyMessage {
   ready?: true;
@@ -82,19 +85,40 @@ export function attribute(pid: number, isWorker: (pid: number) => boolean): numb
   return undefined;
 }
 
-export interface NotifyReceiver {
-  /** The value of NOTIFY_SOCKET for workers. */
-  address: string;
-}
-
-/** Opens corral's receiver on an abstract address (no file, works on a read-only root). */
-export function openNotify(addon: Addon, onMessage: (pid: number, text: string) => void): NotifyReceiver {
+/**
+ * Opens corral's receiver on an abstract address (no file, works on a read-only root);
+ * returns the address, the value of NOTIFY_SOCKET for workers.
+ */
+export function openNotify(addon: Pick<Addon, 'notifyOpen'>, onMessage: (pid: number, text: string) => void): string {
   for (let attempt = 0; attempt < 5; attempt++) {
     const address = `@corral/${process.pid}/${randomBytes(6).toString('hex')}`;
     const err = addon.notifyOpen(address, (batch) => {
       for (let i = 0; i + 1 < batch.length; i += 2) onMessage(batch[i] as number, batch[i + 1] as string);
     });
-    if (err === 0) return { address };
+    if (err === 0) return address;
   }
   throw new Error('cannot bind the sd_notify socket');
+}
+
+/** What one worker's message changes: batch metrics, STATUS text, records, readiness and heartbeat. */
+export function applyNotify(slot: Slot, msg: NotifyMessage, stats: Stats, log: Logger): void {
+  const name = `${slot.pool.name}.${slot.index}`;
+  const who = { event: 'notify', pool: slot.pool.name, worker: slot.index };
+  if (msg.batch) stats.onBatch(slot.pool.name, msg.batch.size, msg.batch.seconds);
+  if (msg.status !== undefined) slot.status = msg.status;
+  if (msg.stopping) log.info(who, `${name} is stopping`);
+  if (msg.errno !== undefined) log.warn({ ...who, errno: msg.errno }, `${name} reported errno ${msg.errno}`);
+  slot.monitor?.notify(msg);
+}
+
+/** One datagram from senderPid: to the worker it belongs to (see attribute()), or counted as malformed. */
+export function routeNotify(byPid: ReadonlyMap<number, Slot>, senderPid: number, text: string, stats: Stats, log: Logger): void {
+  const workerPid = attribute(senderPid, (p) => byPid.has(p));
+  const slot = workerPid === undefined ? undefined : byPid.get(workerPid);
+  const { msg, malformed } = parseNotify(text);
+  if (!slot || malformed.length > 0) {
+    stats.notifyMalformed++;
+    log.debug({ event: 'notify', sender: senderPid, malformed, attributed: slot !== undefined }, 'ignored part of an sd_notify message');
+  }
+  if (slot) applyNotify(slot, msg, stats, log);
 }

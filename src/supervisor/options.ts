@@ -1,0 +1,32 @@
+// What a Supervisor is built from: the pools, the stop settings, and every dependency on the
+// outside world (addon, launcher, signaller, process tree, clock-free /proc readings)
+// injected, so the supervisor can be unit-tested against a fake process table.
+
+import type { Logger } from '../logs/logger.js';
+import type { Stats } from '../metrics/stats.js';
+import type { PoolSpec } from '../model.js';
+import type { Addon } from '../native/index.js';
+import type { Signaller } from '../process/groups.js';
+import type { TreeUsage } from '../process/usage.js';
+import type { Launcher } from './launch.js';
+
+export interface SupervisorOptions {
+  pools: readonly PoolSpec[];
+  graceMs: number;
+  /** After SIGTERM/SIGINT, how long /readyz is 503 before any worker is signalled. */
+  drainDelayMs?: number;
+  /** One worker and a TTY on stdin: the worker has the terminal's foreground. */
+  interactive: boolean;
+  logger: Logger;
+  addon: Pick<Addon, 'reap' | 'notifyOpen' | 'foreground'>;
+  launcher: Launcher;
+  signaller: Signaller;
+  stats?: Stats;
+  random?: () => number;
+  /** SIGHUP: the pools the re-read file describes, or null without a file; throws when it no longer validates. */
+  reload?: () => readonly PoolSpec[] | null;
+  /** Everything left below corral; default: read from /proc. */
+  descendants?: () => number[];
+  measure?: (pid: number) => TreeUsage;
+  env?: NodeJS.ProcessEnv;
+}

@@ -1,0 +1,30 @@
+// Every worker output still being read, and the log writer's backpressure over them: when
+// corral's stderr is slow, every pipe is paused (the workers block in write(2)) and resumed
+// once the writer has drained (SPEC §4). Outputs of earlier generations that still drain
+// (a grandchild holding the pipe) are paused too.
+
+import type { WorkerOutput } from '../logs/worker-output.js';
+
+export class OutputRegistry {
+  private readonly live = new Set<WorkerOutput>();
+  private pausedNow = false;
+
+  /** New outputs start paused while the writer is under pressure. */
+  get paused(): boolean {
+    return this.pausedNow;
+  }
+
+  add(output: WorkerOutput): void {
+    this.live.add(output);
+    void output.done.then(() => this.live.delete(output));
+  }
+
+  /** The writer's onPressure. */
+  setPaused(paused: boolean): void {
+    this.pausedNow = paused;
+    for (const o of this.live) {
+      if (paused) o.pause();
+      else o.resume();
+    }
+  }
+}

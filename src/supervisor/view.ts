@@ -1,0 +1,55 @@
+// The snapshot /readyz, /status and /metrics read: a projection of the supervisor's slots
+// onto the shared vocabulary (src/model.ts). Pure.
+
+import type { PoolSpec, Snapshot, WorkerStateName, WorkerView } from '../model.js';
+import type { Worker, WorkerState } from './lifecycle.js';
+import type { Usage } from './sampler.js';
+
+/** What the view needs of a slot. */
+export interface SlotView {
+  pool: PoolSpec;
+  index: number;
+  w: Worker;
+  /** Last STATUS= text. */
+  status: string | null;
+  usage: Usage | null;
+}
+
+/** A reaped worker whose output still drains is shown as stopping: it no longer serves. */
+function stateName(s: WorkerState): WorkerStateName {
+  return s.kind === 'reaped' ? 'stopping' : s.kind;
+}
+
+function workerView(s: SlotView): WorkerView {
+  const st = s.w.state;
+  const pid = st.kind === 'starting' || st.kind === 'ready' || st.kind === 'stopping' || st.kind === 'reaped' ? st.pid : null;
+  const live = st.kind === 'starting' || st.kind === 'ready' || st.kind === 'stopping';
+  const usage = live && s.usage?.pid === pid ? s.usage.usage : null;
+  const exit = s.w.lastExit;
+  return {
+    pool: s.pool.name,
+    index: s.index,
+    pid,
+    state: stateName(st),
+    gpu: s.pool.devices?.[s.index] ?? null,
+    restarts: s.w.restarts,
+    lastExit: exit && { code: exit.status.code, signal: exit.status.signal, reason: exit.reason, at: exit.at },
+    startedAt: pid === null ? null : (st as { spawnedAt: number }).spawnedAt,
+    statusText: s.status,
+    cpuSeconds: usage?.cpuSeconds ?? null,
+    rssBytes: usage?.rssBytes ?? null,
+  };
+}
+
+export function project(pools: readonly PoolSpec[], slots: readonly SlotView[], draining: boolean, live: boolean): Snapshot {
+  return {
+    draining,
+    live,
+    pools: pools.map((pool) => ({
+      name: pool.name,
+      desired: pool.workers,
+      minReady: pool.minReady,
+      workers: slots.filter((s) => s.pool === pool).map(workerView),
+    })),
+  };
+}
