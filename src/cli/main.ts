@@ -124,6 +124,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       onPressure: (paused) => {
         outputs.setPaused(paused);
       },
+      frameLines: addon.frameLines,
     });
     const colour = isatty(2);
     log = createLogger(writer, config.logFormat, config.logLevel, colour);

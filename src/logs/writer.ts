@@ -11,7 +11,7 @@
 // would make the shared pipe blocking (or non-blocking) behind corral's back.
 
 import { write as fsWrite } from 'node:fs';
-import { native, type Addon } from '../native/index.js';
+import type { Addon } from '../native/index.js';
 
 export interface WriterOptions {
   /** Queued bytes (approximately: UTF-16 units) above which onPressure(true) is called. */
@@ -19,12 +19,13 @@ export interface WriterOptions {
   /** Queued bytes below which onPressure(false) is called again. */
   lowWaterMark?: number;
   onPressure?: (paused: boolean) => void;
+  /** The addon's log fast path; without it writeLines frames nothing (the JS framer takes every line). */
+  frameLines?: Addon['frameLines'];
 }
 
 /** Records are encoded straight into chunks of this size (no join, no re-encoding). */
 const CHUNK = 1024 * 1024;
 
-let frameLines: Addon['frameLines'] | undefined;
 /** frameLines' results, reused (no allocation per read). */
 const res = new Uint32Array(4);
 
@@ -45,6 +46,7 @@ export class LineWriter {
   private readonly hwm: number;
   private readonly lwm: number;
   private readonly onPressure: (paused: boolean) => void;
+  private readonly frameLines: Addon['frameLines'] | undefined;
 
   constructor(
     private readonly fd: number = 2,
@@ -52,6 +54,7 @@ export class LineWriter {
   ) {
     this.hwm = opts.highWaterMark ?? 4 * 1024 * 1024;
     this.lwm = opts.lowWaterMark ?? 1024 * 1024;
+    this.frameLines = opts.frameLines;
     this.onPressure =
       opts.onPressure ??
       (() => {
@@ -91,7 +94,11 @@ export class LineWriter {
    * With a broken output the lines are framed and dropped.
    */
   writeLines(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer, maxPart: number): number {
-    const frame = (frameLines ??= native().frameLines);
+    const frame = this.frameLines;
+    if (!frame) {
+      this.framed = 0;
+      return start;
+    }
     // A fresh chunk must hold the largest record frameLines may write (every byte escaped as
     // \u00XX), or the loop below would never end.
     if (prefix.length + 6 * maxPart + suffix.length > CHUNK) throw new RangeError(`writeLines: maxPart ${maxPart} is too large for ${CHUNK}-byte chunks`);

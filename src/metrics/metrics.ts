@@ -2,8 +2,8 @@
 // prom-client's global one: two supervisors in one process, as in the tests, must not clash).
 //
 // Values are read at scrape time from plain data (src/metrics/stats.ts, the supervisor's
-// snapshot, the GPU collector's last sample); nothing here reaches into the supervisor.
-// Only the histograms are fed as things happen, through Stats.onStartup / Stats.onBatch.
+// snapshot, the GPU collector's last sample); nothing here reaches into the supervisor, and
+// nothing is fed to it as things happen: histograms too are rendered from Stats' bucket counts.
 //
 // Collect-time metrics are reset before they are filled, so a worker or GPU that is gone
 // leaves no stale series behind. Counters are mirrored from monotonic sources with
@@ -13,7 +13,8 @@
 import { createRequire } from 'node:module';
 import type { GpuCollector, GpuSample } from '../gpu/collect.js';
 import { isReady, WORKER_STATES, type Snapshot } from '../model.js';
-import type { Stats } from './stats.js';
+import { RESTART_REASONS } from '../model.js';
+import type { Histogram, Stats } from './stats.js';
 
 type PromClient = typeof import('prom-client');
 type Counter<L extends string> = import('prom-client').Counter<L>;
@@ -32,33 +33,7 @@ export interface Metrics {
   readonly contentType: string;
 }
 
-/** SPEC §5: spawn to ready. */
-export const STARTUP_BUCKETS: readonly number[] = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200];
-
-/** SPEC §5: 1, 2, 4 .. 1024. */
-export const BATCH_SIZE_BUCKETS: readonly number[] = Array.from({ length: 11 }, (_, i) => 2 ** i);
-
-/**
- * One inference batch, 1 ms (a small model on a warm GPU) to 60 s (a long generation batch
- * of a large model), in the 1-2.5-5 steps of prom-client's defaults. Slower batches still
- * count, in +Inf.
- */
-export const BATCH_DURATION_BUCKETS: readonly number[] = [
-  0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60,
-];
-
-/**
- * The batch_size label of corral_batch_duration_seconds: the corral_batch_size bucket the
- * size falls in (the smallest bound >= size, so 3 is "4" and 1024 is "1024"), or "+Inf"
- * above 1024, as the histogram's own `le` would say. Worker-chosen sizes then give at most
- * 12 label values per pool, and the two histograms can be joined on it.
- */
-export function batchSizeLabel(size: number): string {
-  for (const bound of BATCH_SIZE_BUCKETS) {
-    if (size <= bound) return String(bound);
-  }
-  return '+Inf';
-}
+export { BATCH_DURATION_BUCKETS, BATCH_SIZE_BUCKETS, batchSizeLabel, STARTUP_BUCKETS } from './stats.js';
 
 /** Labels from a Stats key (label values joined with '\0'); null when the count is wrong. */
 function splitKey<K extends string>(key: string, names: readonly K[]): Record<K, string> | null {
@@ -132,6 +107,40 @@ export function createMetrics(source: MetricsSource): Metrics {
     });
   }
 
+  /**
+   * A histogram rendered from Stats' bucket counts. Per-pool histograms (label `pool` alone)
+   * have a zero series for every pool from the start, so that rate() and
+   * histogram_quantile() have a series before the first observation.
+   */
+  function histogram(name: string, help: string, labelNames: readonly string[], data: Histogram): void {
+    const perPool = labelNames.length === 1 && labelNames[0] === 'pool';
+    const metric = {
+      name,
+      help,
+      type: 'histogram' as const,
+      aggregator: 'sum' as const,
+      get() {
+        if (perPool) for (const pool of snap().pools) data.of(pool.name);
+        // As prom-client's own Histogram lays them out: `le` first, then the series' labels.
+        const values: { metricName: string; labels: Record<string, string | number>; sharedLabels: Record<string, string>; value: number }[] = [];
+        for (const [key, s] of data.series) {
+          const sharedLabels = splitKey(key, labelNames);
+          if (!sharedLabels) continue;
+          let cumulative = 0;
+          data.bounds.forEach((le, i) => {
+            cumulative += s.counts[i] ?? 0;
+            values.push({ metricName: `${name}_bucket`, labels: { le }, sharedLabels, value: cumulative });
+          });
+          values.push({ metricName: `${name}_bucket`, labels: { le: '+Inf' }, sharedLabels, value: s.count });
+          values.push({ metricName: `${name}_sum`, labels: {}, sharedLabels, value: s.sum });
+          values.push({ metricName: `${name}_count`, labels: {}, sharedLabels, value: s.count });
+        }
+        return { name, help, type: 'histogram' as const, aggregator: 'sum' as const, values };
+      },
+    };
+    registry.registerMetric(metric as unknown as import('prom-client').Metric);
+  }
+
   // --- Workers and pools -----------------------------------------------------------------
 
   gauge('corral_workers', 'Workers per pool in each state (every state listed, 0 included).', ['pool', 'state'], (g) => {
@@ -154,18 +163,12 @@ export function createMetrics(source: MetricsSource): Metrics {
 
   mapCounter(
     'corral_worker_restarts_total',
-    'Worker restarts by reason (exit, signal, watchdog, startup_timeout, max_rss, rolling).',
+    `Worker restarts by reason (${RESTART_REASONS.join(', ')}).`,
     ['pool', 'worker', 'reason'],
     stats.restarts,
   );
 
-  const startup = new prom.Histogram<'pool'>({
-    name: 'corral_worker_startup_duration_seconds',
-    help: 'Time from a worker spawn to its readiness.',
-    labelNames: ['pool'],
-    buckets: [...STARTUP_BUCKETS],
-    registers,
-  });
+  histogram('corral_worker_startup_duration_seconds', 'Time from a worker spawn to its readiness.', ['pool'], stats.startup);
 
   mapCounter(
     'corral_worker_cpu_seconds_total',
@@ -208,45 +211,13 @@ export function createMetrics(source: MetricsSource): Metrics {
 
   // --- Batches (X_CORRAL_BATCH) ---------------------------------------------------------------
 
-  const batchSize = new prom.Histogram<'pool'>({
-    name: 'corral_batch_size',
-    help: 'Inference batch sizes reported by workers (X_CORRAL_BATCH).',
-    labelNames: ['pool'],
-    buckets: [...BATCH_SIZE_BUCKETS],
-    registers,
-  });
-
-  const batchDuration = new prom.Histogram<'pool' | 'batch_size'>({
-    name: 'corral_batch_duration_seconds',
-    help: 'Inference batch durations reported by workers (X_CORRAL_BATCH); batch_size is the corral_batch_size bucket bound of the batch, "+Inf" above 1024.',
-    labelNames: ['pool', 'batch_size'],
-    buckets: [...BATCH_DURATION_BUCKETS],
-    registers,
-  });
-
-  // Observers are chained, not replaced, so that a second registry on the same Stats (or
-  // any observer set before) still sees every observation. They are on the supervisor's and
-  // the log path's call stacks: a bad figure from a worker is dropped, never thrown.
-  const onStartup = stats.onStartup;
-  stats.onStartup = (pool, seconds) => {
-    onStartup(pool, seconds);
-    if (Number.isFinite(seconds) && seconds >= 0) startup.observe({ pool }, seconds);
-  };
-  const onBatch = stats.onBatch;
-  stats.onBatch = (pool, size, seconds) => {
-    onBatch(pool, size, seconds);
-    if (!Number.isFinite(size) || size < 0 || !Number.isFinite(seconds) || seconds < 0) return;
-    batchSize.observe({ pool }, size);
-    batchDuration.observe({ pool, batch_size: batchSizeLabel(size) }, seconds);
-  };
-  // Pools appear in the per-pool histograms with zero counts before their first
-  // observation, so that rate() and histogram_quantile() have a series from the start.
-  // (zero() resets a series: it must come before the replay of earlier observations.)
-  for (const pool of source.snapshot().pools) {
-    startup.zero({ pool: pool.name });
-    batchSize.zero({ pool: pool.name });
-  }
-  stats.replayEarly();
+  histogram('corral_batch_size', 'Inference batch sizes reported by workers (X_CORRAL_BATCH).', ['pool'], stats.batchSize);
+  histogram(
+    'corral_batch_duration_seconds',
+    'Inference batch durations reported by workers (X_CORRAL_BATCH); batch_size is the corral_batch_size bucket bound of the batch, "+Inf" above 1024.',
+    ['pool', 'batch_size'],
+    stats.batchDuration,
+  );
 
   // --- GPUs (sampled on a timer by GpuCollector, never on scrape) -------------------------------
 
