@@ -41,6 +41,10 @@ typedef struct {
   char listen_pid[32];
 } spawn_opts;
 
+// ---- in the child, between fork and exec: async-signal-safe calls only ----
+
+// Reports the failed stage and errno on the error pipe (close-on-exec, so the parent
+// reads nothing once the exec succeeded) and exits as the shell does for a failed exec.
 static void child_fail(int fd, int stage) {
   int msg[2] = {stage, errno};
   ssize_t w;
@@ -50,35 +54,22 @@ static void child_fail(int fd, int stage) {
   _exit(127);
 }
 
-// Formats "LISTEN_PID=<pid>" without stdio (only async-signal-safe code after fork).
-static void fmt_listen_pid(char *out, pid_t pid) {
-  const char *k = "LISTEN_PID=";
-  size_t i = 0;
-  while (k[i]) {
-    out[i] = k[i];
-    i++;
-  }
-  char digits[16];
-  int n = 0;
-  unsigned long v = (unsigned long)pid;
-  do {
-    digits[n++] = (char)('0' + v % 10);
-    v /= 10;
-  } while (v && n < 15);
-  while (n) out[i++] = digits[--n];
-  out[i] = '\0';
-}
-
-// Runs in the child between fork and exec: async-signal-safe calls only.
-static void child_exec(spawn_opts *o, int err_fd) {
+// Its own process group, so corral can signal the worker and all it starts at once: a
+// session of its own (setsid(2)), or, when it takes the terminal, a group in corral's
+// session made the terminal's foreground group (tcsetpgrp(3), as tini's isolate_child).
+static void isolate_child(const spawn_opts *o, int err_fd) {
   if (o->new_session) {
     if (setsid() < 0) child_fail(err_fd, ST_SETSID);
-  } else {
-    setpgid(0, 0);
-    // All signals are blocked here, so tcsetpgrp from a background group does not
-    // raise SIGTTOU (POSIX: blocked or ignored SIGTTOU lets it proceed).
-    if (o->foreground && tcsetpgrp(STDIN_FILENO, getpid()) < 0) child_fail(err_fd, ST_TTY);
+    return;
   }
+  setpgid(0, 0);
+  // All signals are blocked here, so tcsetpgrp from a background group does not
+  // raise SIGTTOU (POSIX: blocked or ignored SIGTTOU lets it proceed).
+  if (o->foreground && tcsetpgrp(STDIN_FILENO, getpid()) < 0) child_fail(err_fd, ST_TTY);
+}
+
+// stdio as asked, and the listening socket as fd 3 (sd_listen_fds(3)).
+static void install_fds(const spawn_opts *o, int err_fd) {
   // Node marks fds 0-2 close-on-exec at start-up; an inherited one must be cleared here
   // (the flag belongs to this fd table, so corral's own stays as it is).
   for (int i = 0; i < 3; i++) {
@@ -89,25 +80,52 @@ static void child_exec(spawn_opts *o, int err_fd) {
       if (fl >= 0 && (fl & FD_CLOEXEC)) fcntl(i, F_SETFD, fl & ~FD_CLOEXEC);
     }
   }
-  if (o->listen_fd >= 0) {
-    if (o->listen_fd == 3) {
-      int fl = fcntl(3, F_GETFD);
-      if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0) child_fail(err_fd, ST_DUP);
-    } else if (dup2(o->listen_fd, 3) < 0) {
-      child_fail(err_fd, ST_DUP);
-    }
-    fmt_listen_pid(o->listen_pid, getpid());
-    char **e = o->envp;
-    while (*e) e++;
-    *e = o->listen_pid;
+  if (o->listen_fd < 0) return;
+  if (o->listen_fd == 3) {
+    int fl = fcntl(3, F_GETFD);
+    if (fl < 0 || fcntl(3, F_SETFD, fl & ~FD_CLOEXEC) < 0) child_fail(err_fd, ST_DUP);
+  } else if (dup2(o->listen_fd, 3) < 0) {
+    child_fail(err_fd, ST_DUP);
   }
-  if (o->cwd && chdir(o->cwd) < 0) child_fail(err_fd, ST_CHDIR);
-  if (o->set_ids) {
-    if (setgroups(o->ngroups, o->groups) < 0) child_fail(err_fd, ST_SETGROUPS);
-    if (setgid(o->gid) < 0) child_fail(err_fd, ST_SETGID);
-    if (setuid(o->uid) < 0) child_fail(err_fd, ST_SETUID);
+}
+
+// Appends LISTEN_PID=<this pid> to the environment, in the slot spawn_opts keeps for
+// it: sd_listen_fds(3) ignores fd 3 unless LISTEN_PID names the process that reads it,
+// and that pid exists only once forked. Formatted by hand: no stdio after fork.
+static void set_listen_pid(spawn_opts *o) {
+  const char *k = "LISTEN_PID=";
+  char *out = o->listen_pid;
+  size_t i = 0;
+  while (k[i]) {
+    out[i] = k[i];
+    i++;
   }
-  // Node ignores SIGPIPE and catches many signals; a worker starts with defaults.
+  char digits[16];
+  int n = 0;
+  unsigned long v = (unsigned long)getpid();
+  do {
+    digits[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v && n < 15);
+  while (n) out[i++] = digits[--n];
+  out[i] = '\0';
+  char **e = o->envp;
+  while (*e) e++;
+  *e = out;
+}
+
+// --user: groups first, then gid, then uid (after setuid the others are not allowed).
+// setgroups(2) sets the user's supplementary groups, which Node's spawn would drop.
+static void drop_privileges(const spawn_opts *o, int err_fd) {
+  if (!o->set_ids) return;
+  if (setgroups(o->ngroups, o->groups) < 0) child_fail(err_fd, ST_SETGROUPS);
+  if (setgid(o->gid) < 0) child_fail(err_fd, ST_SETGID);
+  if (setuid(o->uid) < 0) child_fail(err_fd, ST_SETUID);
+}
+
+// Node ignores SIGPIPE and catches many signals; a worker starts with defaults and an
+// empty mask (spawn blocked every signal across fork).
+static void reset_signals(void) {
   struct sigaction dfl;
   memset(&dfl, 0, sizeof dfl);
   dfl.sa_handler = SIG_DFL;
@@ -118,9 +136,13 @@ static void child_exec(spawn_opts *o, int err_fd) {
   sigset_t none;
   sigemptyset(&none);
   sigprocmask(SIG_SETMASK, &none, NULL);
+}
+
+// execve(2) the resolved file; a script without a shebang line runs with the shell,
+// as execvp(3) does. Returns only by failing.
+static void exec_file(const spawn_opts *o, int err_fd) {
   execve(o->file, o->argv, o->envp);
   if (errno == ENOEXEC) {
-    // A script without a shebang line: run it with the shell, as execvp(3) does.
     size_t n = 0;
     while (o->argv[n]) n++;
     char *sh_argv[n + 2];
@@ -131,6 +153,18 @@ static void child_exec(spawn_opts *o, int err_fd) {
   }
   child_fail(err_fd, ST_EXEC);
 }
+
+static void child_exec(spawn_opts *o, int err_fd) {
+  isolate_child(o, err_fd);
+  install_fds(o, err_fd);
+  if (o->listen_fd >= 0) set_listen_pid(o);
+  if (o->cwd && chdir(o->cwd) < 0) child_fail(err_fd, ST_CHDIR);
+  drop_privileges(o, err_fd);
+  reset_signals();
+  exec_file(o, err_fd);
+}
+
+// ---- in corral ----
 
 static void free_opts(spawn_opts *o) {
   free(o->file);
@@ -152,6 +186,105 @@ static napi_value result_obj(napi_env env, int32_t pid, int32_t stage, int32_t e
   return obj;
 }
 
+// Reads spawn()'s options object into so; 0 (and so partly filled) when a required
+// one is missing or not a string.
+static int read_opts(napi_env env, napi_value o, spawn_opts *so) {
+  napi_value v;
+  so->listen_fd = prop_i32(env, o, "listenFd", -1);
+  int ok = prop(env, o, "file", &v) && (so->file = get_str(env, v)) != NULL;
+  ok = ok && prop(env, o, "argv", &v) && (so->argv = get_strv(env, v, 0)) != NULL;
+  ok = ok && prop(env, o, "env", &v) && (so->envp = get_strv(env, v, 1)) != NULL;
+  if (ok && prop(env, o, "cwd", &v)) ok = (so->cwd = get_str(env, v)) != NULL;
+  for (int i = 0; i < 3; i++) so->stdio[i] = -1;
+  if (ok && prop(env, o, "stdio", &v)) {
+    for (uint32_t i = 0; i < 3; i++) {
+      napi_value e;
+      int32_t fd = -1;
+      if (napi_get_element(env, v, i, &e) == napi_ok) get_i32(env, e, &fd);
+      so->stdio[i] = fd;
+    }
+  }
+  so->new_session = prop_bool(env, o, "newSession");
+  so->foreground = prop_bool(env, o, "foreground");
+  if (ok && prop(env, o, "uid", &v)) {
+    int32_t uid = 0, gid = 0;
+    get_i32(env, v, &uid);
+    so->uid = (uid_t)uid;
+    so->gid = (gid_t)prop_i32(env, o, "gid", gid);
+    so->set_ids = 1;
+    napi_value g;
+    if (prop(env, o, "groups", &g)) {
+      uint32_t n = 0;
+      napi_get_array_length(env, g, &n);
+      so->groups = calloc(n ? n : 1, sizeof(gid_t));
+      ok = so->groups != NULL;
+      for (uint32_t i = 0; ok && i < n; i++) {
+        napi_value e;
+        int32_t x = 0;
+        napi_get_element(env, g, i, &e);
+        get_i32(env, e, &x);
+        so->groups[i] = (gid_t)x;
+      }
+      so->ngroups = n;
+    }
+  }
+  return ok;
+}
+
+typedef struct {
+  int32_t pid, stage, err;
+} spawn_result;
+
+// Forks and runs child_exec in the child, then waits on the error pipe: end of file
+// means the exec succeeded (the pipe is close-on-exec); a {stage, errno} message means
+// the child failed before it, and it is reaped here.
+static spawn_result fork_exec(spawn_opts *so) {
+  spawn_result r = {0, 0, 0};
+  int errpipe[2];
+  if (pipe2(errpipe, O_CLOEXEC) < 0) {
+    r.stage = ST_EXEC;
+    r.err = errno;
+    return r;
+  }
+  // Block every signal across fork so no Node handler runs in the child before the
+  // dispositions are reset (the same precaution as libuv's uv_spawn).
+  sigset_t all, old;
+  sigfillset(&all);
+  pthread_sigmask(SIG_SETMASK, &all, &old);
+  pid_t pid = fork();
+  if (pid == 0) {
+    close(errpipe[0]);
+    child_exec(so, errpipe[1]);
+  }
+  int fork_errno = errno;
+  pthread_sigmask(SIG_SETMASK, &old, NULL);
+  close(errpipe[1]);
+  if (pid < 0) {
+    close(errpipe[0]);
+    r.stage = ST_EXEC;
+    r.err = fork_errno;
+    return r;
+  }
+  // Also from the parent, so the group exists whichever runs first (job control idiom).
+  if (!so->new_session) setpgid(pid, pid);
+  int msg[2] = {0, 0};
+  ssize_t n;
+  do {
+    n = read(errpipe[0], msg, sizeof msg);
+  } while (n < 0 && errno == EINTR);
+  close(errpipe[0]);
+  if (n == (ssize_t)sizeof msg) {
+    int st;
+    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
+    }
+    r.stage = msg[0];
+    r.err = msg[1];
+    return r;
+  }
+  r.pid = pid;
+  return r;
+}
+
 // spawn({file, argv, env, cwd?, stdio?, listenFd?, newSession, foreground, uid?, gid?,
 //        groups?}) -> {pid, stage, errno}: pid > 0 on success; else stage and errno
 // say which step failed (the child is already reaped then).
@@ -163,90 +296,14 @@ napi_value Spawn(napi_env env, napi_callback_info info) {
     napi_throw_type_error(env, NULL, "spawn: expected an options object");
     return NULL;
   }
-  napi_value o = argv[0], v;
   spawn_opts so;
   memset(&so, 0, sizeof so);
-  so.listen_fd = prop_i32(env, o, "listenFd", -1);
-  int ok = prop(env, o, "file", &v) && (so.file = get_str(env, v)) != NULL;
-  ok = ok && prop(env, o, "argv", &v) && (so.argv = get_strv(env, v, 0)) != NULL;
-  ok = ok && prop(env, o, "env", &v) && (so.envp = get_strv(env, v, 1)) != NULL;
-  if (ok && prop(env, o, "cwd", &v)) ok = (so.cwd = get_str(env, v)) != NULL;
-  for (int i = 0; i < 3; i++) so.stdio[i] = -1;
-  if (ok && prop(env, o, "stdio", &v)) {
-    for (uint32_t i = 0; i < 3; i++) {
-      napi_value e;
-      int32_t fd = -1;
-      if (napi_get_element(env, v, i, &e) == napi_ok) get_i32(env, e, &fd);
-      so.stdio[i] = fd;
-    }
-  }
-  so.new_session = prop_bool(env, o, "newSession");
-  so.foreground = prop_bool(env, o, "foreground");
-  if (ok && prop(env, o, "uid", &v)) {
-    int32_t uid = 0, gid = 0;
-    get_i32(env, v, &uid);
-    so.uid = (uid_t)uid;
-    so.gid = (gid_t)prop_i32(env, o, "gid", gid);
-    so.set_ids = 1;
-    napi_value g;
-    if (prop(env, o, "groups", &g)) {
-      uint32_t n = 0;
-      napi_get_array_length(env, g, &n);
-      so.groups = calloc(n ? n : 1, sizeof(gid_t));
-      ok = so.groups != NULL;
-      for (uint32_t i = 0; ok && i < n; i++) {
-        napi_value e;
-        int32_t x = 0;
-        napi_get_element(env, g, i, &e);
-        get_i32(env, e, &x);
-        so.groups[i] = (gid_t)x;
-      }
-      so.ngroups = n;
-    }
-  }
-  if (!ok) {
+  if (!read_opts(env, argv[0], &so)) {
     free_opts(&so);
     napi_throw_type_error(env, NULL, "spawn: file, argv and env are required strings");
     return NULL;
   }
-
-  int errpipe[2];
-  if (pipe2(errpipe, O_CLOEXEC) < 0) {
-    free_opts(&so);
-    return result_obj(env, 0, ST_EXEC, errno);
-  }
-  // Block every signal across fork so no Node handler runs in the child before the
-  // dispositions are reset (the same precaution as libuv's uv_spawn).
-  sigset_t all, old;
-  sigfillset(&all);
-  pthread_sigmask(SIG_SETMASK, &all, &old);
-  pid_t pid = fork();
-  if (pid == 0) {
-    close(errpipe[0]);
-    child_exec(&so, errpipe[1]);
-  }
-  int fork_errno = errno;
-  pthread_sigmask(SIG_SETMASK, &old, NULL);
-  close(errpipe[1]);
-  if (pid < 0) {
-    close(errpipe[0]);
-    free_opts(&so);
-    return result_obj(env, 0, ST_EXEC, fork_errno);
-  }
-  // Also from the parent, so the group exists whichever runs first (job control idiom).
-  if (!so.new_session) setpgid(pid, pid);
-  int msg[2] = {0, 0};
-  ssize_t n;
-  do {
-    n = read(errpipe[0], msg, sizeof msg);
-  } while (n < 0 && errno == EINTR);
-  close(errpipe[0]);
+  spawn_result r = fork_exec(&so);
   free_opts(&so);
-  if (n == (ssize_t)sizeof msg) {
-    int st;
-    while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {
-    }
-    return result_obj(env, 0, msg[0], msg[1]);
-  }
-  return result_obj(env, pid, 0, 0);
+  return result_obj(env, r.pid, r.stage, r.err);
 }
