@@ -76,8 +76,7 @@ napi_value ListenSocket(napi_env env, napi_callback_info info) {
   int32_t port = 0, backlog = 1024;
   if (host == NULL || argc < 2 || !get_i32(env, argv[1], &port)) {
     free(host);
-    napi_throw_type_error(env, NULL, "listenSocket(host, port, backlog)");
-    return NULL;
+    return throw_usage(env, "listenSocket(host, port, backlog)");
   }
   if (argc >= 3) get_i32(env, argv[2], &backlog);
   struct sockaddr_storage ss;

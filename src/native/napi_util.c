@@ -5,6 +5,17 @@
 #include <stdbool.h>
 #include <stdlib.h>
 
+napi_value throw_enomem(napi_env env) {
+  napi_throw_error(env, "ENOMEM", "out of memory");
+  return NULL;
+}
+
+napi_value throw_usage(napi_env env, const char *msg) {
+  bool pending = false;
+  if (napi_is_exception_pending(env, &pending) != napi_ok || !pending) napi_throw_type_error(env, NULL, msg);
+  return NULL;
+}
+
 int get_i32(napi_env env, napi_value v, int32_t *out) {
   return napi_get_value_int32(env, v, out) == napi_ok;
 }
@@ -26,7 +37,10 @@ char *get_str(napi_env env, napi_value v) {
   size_t len;
   if (napi_get_value_string_utf8(env, v, NULL, 0, &len) != napi_ok) return NULL;
   char *s = malloc(len + 1);
-  if (s == NULL) return NULL;
+  if (s == NULL) {
+    throw_enomem(env);
+    return NULL;
+  }
   napi_get_value_string_utf8(env, v, s, len + 1, &len);
   return s;
 }
@@ -41,7 +55,10 @@ char **get_strv(napi_env env, napi_value arr, size_t extra) {
   uint32_t n;
   if (napi_get_array_length(env, arr, &n) != napi_ok) return NULL;
   char **v = calloc(n + extra + 1, sizeof(char *));
-  if (v == NULL) return NULL;
+  if (v == NULL) {
+    throw_enomem(env);
+    return NULL;
+  }
   for (uint32_t i = 0; i < n; i++) {
     napi_value e;
     napi_get_element(env, arr, i, &e);

@@ -69,11 +69,12 @@ static void notify_drain_js(napi_env env, napi_value js_cb, void *context, void 
         for (size_t i = 0; i < nfd; i++) close(fds[i]);
       }
     }
+    // A message JS cannot be given (no memory for its string) is dropped, as a full
+    // socket queue would drop it; the drain goes on so the socket does not fill up.
     napi_value p, t;
-    napi_create_int32(env, pid, &p);
-    napi_create_string_utf8(env, buf, (size_t)r, &t);
-    napi_set_element(env, arr, n++, p);
-    napi_set_element(env, arr, n++, t);
+    if (napi_create_int32(env, pid, &p) != napi_ok || napi_create_string_utf8(env, buf, (size_t)r, &t) != napi_ok) continue;
+    if (napi_set_element(env, arr, n, p) != napi_ok || napi_set_element(env, arr, n + 1, t) != napi_ok) continue;
+    n += 2;
   }
   if (n == 0) return;
   napi_value undef;
@@ -118,8 +119,7 @@ napi_value NotifyOpen(napi_env env, napi_callback_info info) {
   socklen_t len;
   int err = argc >= 2 && notify == NULL ? unix_addr_arg(env, argv[0], &sa, &len) : -1;
   if (err < 0) {
-    napi_throw_type_error(env, NULL, "notifyOpen(address, callback), once");
-    return NULL;
+    return throw_usage(env, "notifyOpen(address, callback), once");
   }
   int fd = err ? -1 : socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
   if (!err && fd < 0) err = errno;
@@ -134,14 +134,24 @@ napi_value NotifyOpen(napi_env env, napi_callback_info info) {
     CHECK(env, napi_create_int32(env, err, &r));
     return r;
   }
-  notify = calloc(1, sizeof *notify);
-  notify->fd = fd;
-  napi_value name;
-  napi_create_string_utf8(env, "corral-notify", NAPI_AUTO_LENGTH, &name);
-  CHECK(env, napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, notify_drain_js, &notify->tsfn));
-  napi_unref_threadsafe_function(env, notify->tsfn);
+  notify_state *st = calloc(1, sizeof *st);
+  if (st == NULL) {
+    close(fd);
+    CHECK(env, napi_create_int32(env, ENOMEM, &r));
+    return r;
+  }
+  st->fd = fd;
   uv_loop_t *loop;
-  CHECK(env, napi_get_uv_event_loop(env, &loop));
+  napi_value name;
+  if (napi_get_uv_event_loop(env, &loop) != napi_ok ||
+      napi_create_string_utf8(env, "corral-notify", NAPI_AUTO_LENGTH, &name) != napi_ok ||
+      napi_create_threadsafe_function(env, argv[1], NULL, name, 0, 1, NULL, NULL, NULL, notify_drain_js, &st->tsfn) != napi_ok) {
+    close(fd);
+    free(st);
+    return throw_usage(env, "notifyOpen(address, callback), once");
+  }
+  napi_unref_threadsafe_function(env, st->tsfn);
+  notify = st;
   uv_poll_init(loop, &notify->poll, fd);
   uv_poll_start(&notify->poll, UV_READABLE, notify_on_poll);
   uv_unref((uv_handle_t *)&notify->poll);
@@ -162,10 +172,7 @@ napi_value NotifySend(napi_env env, napi_callback_info info) {
   socklen_t len;
   int err = argc >= 2 ? unix_addr_arg(env, argv[0], &sa, &len) : -1;
   char *message = err >= 0 ? get_str(env, argv[1]) : NULL;
-  if (message == NULL) {
-    napi_throw_type_error(env, NULL, "notifySend(address, message)");
-    return NULL;
-  }
+  if (message == NULL) return throw_usage(env, "notifySend(address, message)");
   if (!err && notify_send_fd < 0) {
     notify_send_fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
     if (notify_send_fd < 0) err = errno;

@@ -42,10 +42,7 @@ napi_value Own(napi_env env, napi_callback_info info) {
   if (owned_len == owned_cap) {
     size_t cap = owned_cap ? owned_cap * 2 : 64;
     pid_t *n = realloc(owned, cap * sizeof(pid_t));
-    if (n == NULL) {
-      napi_throw_error(env, "ENOMEM", "out of memory");
-      return NULL;
-    }
+    if (n == NULL) return throw_enomem(env);
     owned = n;
     owned_cap = cap;
   }
@@ -83,28 +80,31 @@ typedef struct {
   size_t len, cap;
 } triples;
 
-static int push3(triples *t, int32_t a, int32_t b, int32_t c) {
-  if (t->len + 3 > t->cap) {
-    size_t cap = t->cap ? t->cap * 2 : 48;
-    int32_t *n = realloc(t->v, cap * sizeof(int32_t));
-    if (n == NULL) return 0;
-    t->v = n;
-    t->cap = cap;
-  }
-  t->v[t->len++] = a;
-  t->v[t->len++] = b;
-  t->v[t->len++] = c;
+// Room for one more triple. Made before a child is reaped: once reaped, its status
+// exists only here, and a worker's exit must not be lost to a failed realloc. Without
+// room the pass stops early and the zombie waits for the next one.
+static int reserve3(triples *t) {
+  if (t->len + 3 <= t->cap) return 1;
+  size_t cap = t->cap ? t->cap * 2 : 48;
+  int32_t *n = realloc(t->v, cap * sizeof(int32_t));
+  if (n == NULL) return 0;
+  t->v = n;
+  t->cap = cap;
   return 1;
 }
 
 // Records a siginfo from waitid: exit code, or -1 and the signal that killed it.
-static int record(triples *t, const siginfo_t *si) {
-  if (si->si_code == CLD_EXITED) return push3(t, si->si_pid, si->si_status, 0);
-  return push3(t, si->si_pid, -1, si->si_status);
+static void record(triples *t, const siginfo_t *si) {
+  int killed = si->si_code != CLD_EXITED;
+  t->v[t->len++] = si->si_pid;
+  t->v[t->len++] = killed ? -1 : si->si_status;
+  t->v[t->len++] = killed ? si->si_status : 0;
 }
 
-// Reaps one specific foreign child if it is a zombie. Returns 1 when reaped.
+// Reaps one specific foreign child if it is a zombie. Returns 1 when reaped; 0 when it
+// is not waitable or there is no room to record it.
 static int reap_pid(pid_t pid, triples *t) {
+  if (!reserve3(t)) return 0;
   siginfo_t si;
   memset(&si, 0, sizeof si);
   if (waitid(P_PID, (id_t)pid, &si, WEXITED | WNOHANG) != 0) return 0;
@@ -188,7 +188,7 @@ napi_value Reap(napi_env env, napi_callback_info info) {
       scan_children(&t);
       break;
     }
-    if (!reap_pid(si.si_pid, &t)) break;  // raced with another waiter
+    if (!reap_pid(si.si_pid, &t)) break;  // raced with another waiter, or out of memory
   }
   napi_value arr;
   if (napi_create_array_with_length(env, t.len, &arr) != napi_ok) {

@@ -187,7 +187,7 @@ static napi_value result_obj(napi_env env, int32_t pid, int32_t stage, int32_t e
 }
 
 // Reads spawn()'s options object into so; 0 (and so partly filled) when a required
-// one is missing or not a string.
+// one is missing or not a string, or memory ran out (then ENOMEM is thrown).
 static int read_opts(napi_env env, napi_value o, spawn_opts *so) {
   napi_value v;
   so->listen_fd = prop_i32(env, o, "listenFd", -1);
@@ -218,6 +218,7 @@ static int read_opts(napi_env env, napi_value o, spawn_opts *so) {
       napi_get_array_length(env, g, &n);
       so->groups = calloc(n ? n : 1, sizeof(gid_t));
       ok = so->groups != NULL;
+      if (!ok) throw_enomem(env);
       for (uint32_t i = 0; ok && i < n; i++) {
         napi_value e;
         int32_t x = 0;
@@ -300,8 +301,7 @@ napi_value Spawn(napi_env env, napi_callback_info info) {
   memset(&so, 0, sizeof so);
   if (!read_opts(env, argv[0], &so)) {
     free_opts(&so);
-    napi_throw_type_error(env, NULL, "spawn: file, argv and env are required strings");
-    return NULL;
+    return throw_usage(env, "spawn: file, argv and env are required strings");
   }
   spawn_result r = fork_exec(&so);
   free_opts(&so);
