@@ -16,6 +16,10 @@
 #include "napi_util.h"
 
 static napi_value Init(napi_env env, napi_value exports) {
+  napi_value stages = spawn_stages(env);
+  if (stages == NULL) return NULL;
+  napi_value headers = traceback_headers(env);
+  if (headers == NULL) return NULL;
   napi_property_descriptor props[] = {
       {"own", NULL, Own, NULL, NULL, NULL, napi_default, NULL},
       {"disown", NULL, Disown, NULL, NULL, NULL, napi_default, NULL},
@@ -32,6 +36,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
+      {"spawnStages", NULL, NULL, NULL, NULL, stages, napi_enumerable, NULL},
+      {"tracebackHeaders", NULL, NULL, NULL, NULL, headers, napi_enumerable, NULL},
   };
   CHECK(env, napi_define_properties(env, exports, sizeof props / sizeof props[0], props));
   return exports;

@@ -1,7 +1,7 @@
-// The log fast path: most worker output is plain text lines, and framing them in C into
-// the writer's buffer (one call per chunk, no JS string per line) is what keeps corral's
-// log path ahead of its peers (bench/RESULTS.md). Anything that is not plain goes back
-// to the framer in JS (src/logs/framer.ts), which stays the reference for the format.
+// The log fast path: most worker output is plain text lines, and framing them in C
+// straight into the writer's buffer makes no JS string per line (bench/RESULTS.md has
+// what it saves). Anything that is not plain goes back to the framer in JS
+// (src/logs/framer.ts), which stays the reference for the format.
 
 #include <stdint.h>
 #include <string.h>
@@ -9,9 +9,23 @@
 #include "addon.h"
 #include "napi_util.h"
 
+// A traceback is grouped into one record in JS (src/logs/traceback.ts), so a line that
+// starts one must leave the fast path. Exported as tracebackHeaders; a unit test keeps
+// traceback.ts's copies equal to these.
 static const char TRACEBACK_LINE[] = "Traceback (most recent call last):";
 static const char GROUP_TRACEBACK_LINE[] = "  + Exception Group Traceback (most recent call last):";
 static const char HEX[] = "0123456789abcdef";
+
+napi_value traceback_headers(napi_env env) {
+  napi_value obj, v;
+  CHECK(env, napi_create_object(env, &obj));
+  CHECK(env, napi_create_string_utf8(env, TRACEBACK_LINE, sizeof TRACEBACK_LINE - 1, &v));
+  CHECK(env, napi_set_named_property(env, obj, "header", v));
+  CHECK(env, napi_create_string_utf8(env, GROUP_TRACEBACK_LINE, sizeof GROUP_TRACEBACK_LINE - 1, &v));
+  CHECK(env, napi_set_named_property(env, obj, "groupHeader", v));
+  CHECK(env, napi_object_freeze(env, obj));
+  return obj;
+}
 
 static int u8_arg(napi_env env, napi_value v, uint8_t **data, size_t *len) {
   napi_typedarray_type type;

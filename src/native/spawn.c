@@ -20,9 +20,28 @@
 #include "addon.h"
 #include "napi_util.h"
 
-// Stage codes reported by a child that failed before execve; the parent turns them
-// into messages (src/process/spawn.ts).
+// Stage codes reported by a child that failed before execve; src/process/spawn.ts
+// turns them into messages, reading the names from the spawnStages export of this table.
 enum { ST_EXEC = 1, ST_CHDIR, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_DUP, ST_TTY, ST_SETSID };
+
+static const struct {
+  const char *name;
+  int32_t code;
+} stages[] = {
+    {"exec", ST_EXEC},     {"chdir", ST_CHDIR}, {"setgroups", ST_SETGROUPS}, {"setgid", ST_SETGID},
+    {"setuid", ST_SETUID}, {"dup", ST_DUP},     {"tty", ST_TTY},             {"setsid", ST_SETSID},
+};
+
+napi_value spawn_stages(napi_env env) {
+  napi_value obj, v;
+  CHECK(env, napi_create_object(env, &obj));
+  for (size_t i = 0; i < sizeof stages / sizeof stages[0]; i++) {
+    CHECK(env, napi_create_int32(env, stages[i].code, &v));
+    CHECK(env, napi_set_named_property(env, obj, stages[i].name, v));
+  }
+  CHECK(env, napi_object_freeze(env, obj));
+  return obj;
+}
 
 typedef struct {
   char *file;
