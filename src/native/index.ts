@@ -33,7 +33,7 @@ export interface NativeSpawnResult {
 }
 
 /** The steps of a spawn that can fail (spawn.c's table; a unit test keeps the two in step). */
-export type SpawnStageName = 'exec' | 'chdir' | 'setgroups' | 'setgid' | 'setuid' | 'dup' | 'tty' | 'setsid';
+export type SpawnStageName = 'exec' | 'chdir' | 'setgroups' | 'setgid' | 'setuid' | 'dup' | 'tty' | 'setsid' | 'fork';
 
 export interface Addon {
   /** Marks a pid that libuv or node-pty waits for: reap() never touches it. */

@@ -20,9 +20,11 @@
 #include "addon.h"
 #include "napi_util.h"
 
-// Stage codes reported by a child that failed before execve; src/process/spawn.ts
-// turns them into messages, reading the names from the spawnStages export of this table.
-enum { ST_EXEC = 1, ST_CHDIR, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_DUP, ST_TTY, ST_SETSID };
+// Stage codes of a failed spawn: reported by a child that failed before execve, or
+// ST_FORK when there is no child (fork(2) refused: EAGAIN at a process limit, ENOMEM).
+// src/process/spawn.ts turns them into messages, reading the names from the spawnStages
+// export of this table.
+enum { ST_EXEC = 1, ST_CHDIR, ST_SETGROUPS, ST_SETGID, ST_SETUID, ST_DUP, ST_TTY, ST_SETSID, ST_FORK };
 
 static const struct {
   const char *name;
@@ -30,6 +32,7 @@ static const struct {
 } stages[] = {
     {"exec", ST_EXEC},     {"chdir", ST_CHDIR}, {"setgroups", ST_SETGROUPS}, {"setgid", ST_SETGID},
     {"setuid", ST_SETUID}, {"dup", ST_DUP},     {"tty", ST_TTY},             {"setsid", ST_SETSID},
+    {"fork", ST_FORK},
 };
 
 napi_value spawn_stages(napi_env env) {
@@ -281,7 +284,7 @@ static spawn_result fork_exec(spawn_opts *so) {
   close(errpipe[1]);
   if (pid < 0) {
     close(errpipe[0]);
-    r.stage = ST_EXEC;
+    r.stage = ST_FORK;
     r.err = fork_errno;
     return r;
   }

@@ -98,6 +98,16 @@ export function spawnError(
       return new CorralError('NOT_EXECUTABLE', `cannot execute ${what.file} (${err})`);
     }
   }
+  if (r.stage === stages.fork) {
+    // No child at all: fork(2) gives EAGAIN at a process limit (RLIMIT_NPROC, the cgroup's
+    // pids.max, kernel.threads-max) and ENOMEM when memory is short.
+    const limit = err === 'EAGAIN';
+    return new CorralError('SPAWN_FAILED', `cannot fork to start ${what.name}: ${err}${limit ? ' (too many processes?)' : ''}`, {
+      hint: limit
+        ? "raise the container's pids limit, e.g. `docker run --pids-limit`, or `ulimit -u`; or run fewer workers"
+        : 'the kernel could not create a process: check free memory and the pids limit',
+    });
+  }
   if (r.stage === stages.chdir) {
     return new CorralError('SPAWN_FAILED', `cannot change to the working directory ${what.cwd ?? ''} (${err})`, {
       hint: 'create the directory or fix the cwd setting',

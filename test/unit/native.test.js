@@ -8,7 +8,7 @@ import { spawnError } from '../../dist/process/spawn.js';
 
 const addon = native();
 // SpawnStageName in src/native/index.ts.
-const STAGE_NAMES = ['chdir', 'dup', 'exec', 'setgid', 'setgroups', 'setsid', 'setuid', 'tty'];
+const STAGE_NAMES = ['chdir', 'dup', 'exec', 'fork', 'setgid', 'setgroups', 'setsid', 'setuid', 'tty'];
 
 test('traceback.ts groups from the same header lines the C fast path stops at', () => {
   assert.deepEqual({ ...addon.tracebackHeaders }, { header: HEADER, groupHeader: GROUP_HEADER });
@@ -41,4 +41,16 @@ test('spawnError: other stages name the step that failed, exit 1', () => {
   assert.equal(fail('setuid', 1).message, 'starting serve failed at setuid (EPERM)');
   assert.equal(fail('tty', 25).message, 'starting serve failed at tty (ENOTTY)');
   assert.equal(spawnError(stages, { pid: 0, stage: 99, errno: 5 }, what).message, 'starting serve failed at stage 99 (EIO)');
+});
+
+test('spawnError: a fork failure is its own stage, not exec: exit 1 and a hint about the process limit', () => {
+  const e = spawnError(stages, { pid: -1, stage: stages.fork, errno: 11 }, what);
+  assert.equal(e.code, 'SPAWN_FAILED');
+  assert.equal(e.exitCode, 1);
+  assert.equal(e.message, 'cannot fork to start serve: EAGAIN (too many processes?)');
+  assert.match(e.hint, /pids limit/);
+  assert.notEqual(stages.fork, stages.exec);
+  const oom = spawnError(stages, { pid: -1, stage: stages.fork, errno: 12 }, what);
+  assert.equal(oom.message, 'cannot fork to start serve: ENOMEM');
+  assert.match(oom.hint, /memory/);
 });
