@@ -13,9 +13,14 @@
 // lines; the group's exception line is inside it, so such a block ends at the first
 // non-indented line, which is not part of it.
 
-/** The exact header lines; compared after dropping one trailing '\r'. */
-const HEADER = 'Traceback (most recent call last):';
-const GROUP_HEADER = '  + Exception Group Traceback (most recent call last):';
+/**
+ * The exact header lines; compared after dropping one trailing '\r'. The addon's log fast
+ * path must stop at the same lines (or a traceback goes out line by line), and exports its
+ * own as tracebackHeaders: test/unit/native.test.js asserts the two are equal. They are
+ * not read from the addon here so that this module stays pure and loads without it.
+ */
+export const HEADER = 'Traceback (most recent call last):';
+export const GROUP_HEADER = '  + Exception Group Traceback (most recent call last):';
 const CONTEXT = 'During handling of the above exception, another exception occurred:';
 const CAUSE = 'The above exception was the direct cause of the following exception:';
 

@@ -90,7 +90,7 @@ export class LineWriter {
    * The log fast path: writes every plain line of src[start, end) as prefix + line (as a JSON
    * string body) + suffix, framed, escaped and copied by the addon straight into the chunk (no
    * string is made of the lines). Returns where it stopped: the first line that is not plain
-   * (see frameLines in corral.c) or has no newline yet; `framed` says how many lines it wrote.
+   * (see logfast.c) or has no newline yet; `framed` says how many lines it wrote.
    * With a broken output the lines are framed and dropped.
    */
   writeLines(prefix: Buffer, src: Buffer, start: number, end: number, suffix: Buffer, maxPart: number): number {

@@ -1,5 +1,5 @@
-// The one module that loads the native addon (src/native/corral.c). Everything else
-// imports the typed interface from here.
+// The one module that loads the native addon (src/native/*.c, registered in corral.c).
+// Everything else imports the typed interface from here.
 
 import { existsSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -25,23 +25,15 @@ export interface NativeSpawnOptions {
   groups?: readonly number[];
 }
 
-/** pid > 0 on success; else `stage` (see SpawnStage) and `errno` say what failed. */
+/** pid > 0 on success; else `stage` (a value of Addon.spawnStages) and `errno` say what failed. */
 export interface NativeSpawnResult {
   pid: number;
   stage: number;
   errno: number;
 }
 
-export const SpawnStage = {
-  exec: 1,
-  chdir: 2,
-  setgroups: 3,
-  setgid: 4,
-  setuid: 5,
-  dup: 6,
-  tty: 7,
-  setsid: 8,
-} as const;
+/** The steps of a spawn that can fail (spawn.c's table; a unit test keeps the two in step). */
+export type SpawnStageName = 'exec' | 'chdir' | 'setgroups' | 'setgid' | 'setuid' | 'dup' | 'tty' | 'setsid' | 'fork';
 
 export interface Addon {
   /** Marks a pid that libuv or node-pty waits for: reap() never touches it. */
@@ -65,7 +57,7 @@ export interface Addon {
   notifyOpen(address: string, onMessages: (batch: (number | string)[]) => void): number;
   /**
    * The log fast path: copies each plain line of src[start, end) to dst at dstOff as
-   * prefix + line + suffix, stopping at the first line that is not plain (see corral.c), has
+   * prefix + line + suffix, stopping at the first line that is not plain (see logfast.c), has
    * no newline yet, or does not fit. res: [stopped at, lines, new dstOff, 1 if dst was full].
    */
   readonly frameLines: (src: Uint8Array, start: number, end: number, dst: Uint8Array, dstOff: number, prefix: Uint8Array, suffix: Uint8Array, maxPart: number, res: Uint32Array) => void;
@@ -77,6 +69,13 @@ export interface Addon {
   pipe(): [number, number];
   /** A blocking, close-on-exec listening TCP socket: fd, or -errno. */
   listenSocket(host: string, port: number, backlog: number): number;
+  /** spawn()'s stage codes by name, as spawn.c defines them (frozen). */
+  readonly spawnStages: Readonly<Record<SpawnStageName, number>>;
+  /**
+   * The Python traceback header lines that frameLines leaves to the framer (logfast.c,
+   * frozen); src/logs/traceback.ts keeps its own copies, checked against these by a test.
+   */
+  readonly tracebackHeaders: Readonly<{ header: string; groupHeader: string }>;
 }
 
 let addon: Addon | undefined;

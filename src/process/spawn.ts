@@ -5,7 +5,7 @@
 import { accessSync, constants as fsc, statSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
 import { CorralError } from '../errors.js';
-import { SpawnStage, type Addon } from '../native/index.js';
+import type { Addon, NativeSpawnResult, SpawnStageName } from '../native/index.js';
 import { errnoName } from './status.js';
 
 export interface SpawnRequest {
@@ -62,8 +62,6 @@ function envList(env: NodeJS.ProcessEnv): string[] {
   return out;
 }
 
-const stageName: Record<number, string> = Object.fromEntries(Object.entries(SpawnStage).map(([k, v]) => [v, k]));
-
 /** Spawns and returns the worker's pid (which is also its process group id). */
 export function spawnWorker(addon: Addon, req: SpawnRequest): number {
   const [name, ...args] = req.command;
@@ -81,17 +79,40 @@ export function spawnWorker(addon: Addon, req: SpawnRequest): number {
     ...(req.uid !== undefined && { uid: req.uid, gid: req.gid ?? req.uid, groups: req.groups ?? [] }),
   });
   if (r.pid > 0) return r.pid;
+  throw spawnError(addon.spawnStages, r, { name, file, cwd: req.cwd });
+}
+
+/**
+ * The error for a spawn the addon reports as failed: `r.stage` is one of `stages` (the
+ * addon's spawnStages, passed in so this stays a pure function of its arguments).
+ */
+export function spawnError(
+  stages: Readonly<Record<SpawnStageName, number>>,
+  r: NativeSpawnResult,
+  what: { name: string; file: string; cwd?: string | undefined },
+): CorralError {
   const err = errnoName(r.errno);
-  if (r.stage === SpawnStage.exec) {
-    if (err === 'ENOENT' || err === 'ENOTDIR') throw new CorralError('NOT_FOUND', `command not found: ${file} (${err})`);
+  if (r.stage === stages.exec) {
+    if (err === 'ENOENT' || err === 'ENOTDIR') return new CorralError('NOT_FOUND', `command not found: ${what.file} (${err})`);
     if (err === 'EACCES' || err === 'EPERM' || err === 'ENOEXEC') {
-      throw new CorralError('NOT_EXECUTABLE', `cannot execute ${file} (${err})`);
+      return new CorralError('NOT_EXECUTABLE', `cannot execute ${what.file} (${err})`);
     }
   }
-  if (r.stage === SpawnStage.chdir) {
-    throw new CorralError('SPAWN_FAILED', `cannot change to the working directory ${req.cwd ?? ''} (${err})`, {
+  if (r.stage === stages.fork) {
+    // No child at all: fork(2) gives EAGAIN at a process limit (RLIMIT_NPROC, the cgroup's
+    // pids.max, kernel.threads-max) and ENOMEM when memory is short.
+    const limit = err === 'EAGAIN';
+    return new CorralError('SPAWN_FAILED', `cannot fork to start ${what.name}: ${err}${limit ? ' (too many processes?)' : ''}`, {
+      hint: limit
+        ? "raise the container's pids limit, e.g. `docker run --pids-limit`, or `ulimit -u`; or run fewer workers"
+        : 'the kernel could not create a process: check free memory and the pids limit',
+    });
+  }
+  if (r.stage === stages.chdir) {
+    return new CorralError('SPAWN_FAILED', `cannot change to the working directory ${what.cwd ?? ''} (${err})`, {
       hint: 'create the directory or fix the cwd setting',
     });
   }
-  throw new CorralError('SPAWN_FAILED', `starting ${name} failed at ${stageName[r.stage] ?? 'fork'} (${err})`);
+  const stage = Object.entries(stages).find(([, code]) => code === r.stage)?.[0] ?? `stage ${r.stage}`;
+  return new CorralError('SPAWN_FAILED', `starting ${what.name} failed at ${stage} (${err})`);
 }

@@ -51,7 +51,8 @@ export class Stopper {
     const [state, effects] = nextShutdown(this.state, e, { pools: this.host.pools().length, graceMs, drainDelayMs, killWaitMs });
     this.state = state;
     for (const fx of effects) this.apply(fx);
-    const active = state.phase.kind !== 'running' && state.phase.kind !== 'done';
+    // An effect may have sent an event of its own (a worker's final exit): look at the latest phase.
+    const active = this.state.phase.kind !== 'running' && this.state.phase.kind !== 'done';
     if (active && !this.poller) this.poller = setInterval(() => { this.poll(true); }, POLL_MS);
     if (!active) clearInterval(this.poller);
   }
