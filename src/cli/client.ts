@@ -56,6 +56,21 @@ function lastExit(e: StatusWorker['last_exit']): string {
   return `${e.signal ?? `code ${e.code ?? '?'}`} (${e.reason})`;
 }
 
+/**
+ * A worker's text made safe for a terminal: control characters (ESC as `\e`, others as
+ * `\xNN`) and bidirectional overrides (`\u202e`) are shown, not obeyed, so a STATUS= text
+ * cannot clear the operator's screen, retitle the window or reverse the line.
+ */
+export function visible(text: string): string {
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
+  return text.replace(/[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]/g, (c) => {
+    const n = c.charCodeAt(0);
+    if (n === 0x1b) return '\\e';
+    if (n < 0x100) return `\\x${n.toString(16).padStart(2, '0')}`;
+    return `\\u${n.toString(16).padStart(4, '0')}`;
+  });
+}
+
 /** Prints a table of pools and workers from GET /status. */
 export async function status(http: HostPort, print: (fd: number, s: string) => void): Promise<number> {
   const r = await get(http, '/status', 5000);
@@ -88,7 +103,7 @@ export async function status(http: HostPort, print: (fd: number, s: string) => v
         w.cpu_seconds == null ? '-' : `${w.cpu_seconds.toFixed(1)}s`,
         mib(w.rss_bytes),
         lastExit(w.last_exit),
-        w.status ?? '',
+        visible(w.status ?? ''),
       ]);
     }
   }

@@ -3,6 +3,7 @@
 // because of the user's input fails here, before any worker is spawned (exit 2).
 
 import type { Config, PoolConfig } from '../config/types.js';
+import { MAX_WORKERS } from '../config/values.js';
 import { CorralError } from '../errors.js';
 import { planGpus } from '../gpu/assign.js';
 import { discoverGpus, type Gpu } from '../gpu/discover.js';
@@ -40,6 +41,7 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
   const checkOnly = addon === null;
   const gpus = !checkOnly && config.pools.some(wantsGpus) ? discoverGpus(env) : [];
   const heldOut = new Map<string, number>();
+  let total = 0;
   const pools = config.pools.map((pool): PoolSpec => {
     const poolEnv: Record<string, string> = { ...pool.env };
     let workers: number;
@@ -57,6 +59,16 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
     } else {
       if (pool.workers === 'gpu') throw new CorralError('GPU', `pool ${pool.name}: --workers gpu needs GPUs, but --gpus is none`);
       workers = pool.workers;
+    }
+    // The fixed-count case is checked with the config; a count from the GPUs found only now.
+    if (!checkOnly && pool.minReady > workers) {
+      throw new CorralError('BAD_VALUE', `pool ${pool.name}: min_ready ${pool.minReady} is more than its ${workers} worker${workers === 1 ? '' : 's'} (one per GPU found × workers_per_gpu)`, {
+        hint: 'lower min_ready, or run more workers per GPU',
+      });
+    }
+    total += workers;
+    if (total > MAX_WORKERS) {
+      throw new CorralError('BAD_VALUE', `${total} workers in all is more than the ${MAX_WORKERS} corral runs`, { hint: 'run fewer workers, or split them over several containers' });
     }
     const [name] = pool.command;
     if (name !== undefined) resolveCommand(name, { ...env, ...poolEnv });

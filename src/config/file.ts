@@ -1,7 +1,7 @@
 // Reading a config file: TOML (smol-toml), or JSON when the name ends in .json. Syntax
 // errors become one line with the line and column; what the keys mean is resolve.ts's.
 
-import { readFileSync } from 'node:fs';
+import { closeSync, constants, fstatSync, openSync, readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { parse as parseToml, TomlError } from 'smol-toml';
 import { CorralError } from '../errors.js';
@@ -21,10 +21,30 @@ function checkHint(name: string): string {
   return `fix it, then run \`corral check-config --config ${name}\``;
 }
 
+/** Larger than any real config; a bigger file is a mistake (or /dev/zero), and parsing it would take seconds. */
+export const MAX_CONFIG_BYTES = 1024 * 1024;
+
+/**
+ * Reads a regular file of at most MAX_CONFIG_BYTES. Opened non-blocking, so a FIFO cannot
+ * hang corral before its signal handling is up, and checked with fstat before a byte is read.
+ */
 function readText(name: string, path: string): string {
+  let fd: number | undefined;
   try {
-    return readFileSync(path, 'utf8');
+    fd = openSync(path, constants.O_RDONLY | constants.O_NONBLOCK);
+    const st = fstatSync(fd);
+    if (st.isDirectory()) throw Object.assign(new Error('EISDIR'), { code: 'EISDIR' });
+    if (!st.isFile()) {
+      throw new CorralError('CONFIG_FILE', `cannot read config file ${name}: not a regular file (a FIFO, socket or device)`, { hint: 'point --config at a TOML or JSON file' });
+    }
+    if (st.size > MAX_CONFIG_BYTES) {
+      throw new CorralError('CONFIG_FILE', `cannot read config file ${name}: ${st.size} bytes is more than the 1 MiB a config file may have`, {
+        hint: 'point --config at the config file itself',
+      });
+    }
+    return readFileSync(fd, 'utf8');
   } catch (err) {
+    if (err instanceof CorralError) throw err;
     const code = (err as NodeJS.ErrnoException).code;
     const why =
       code === 'ENOENT'
@@ -35,6 +55,8 @@ function readText(name: string, path: string): string {
             ? 'permission denied'
             : (code ?? (err instanceof Error ? err.message : String(err)));
     throw new CorralError('CONFIG_FILE', `cannot read config file ${name}: ${why}`, { cause: err });
+  } finally {
+    if (fd !== undefined) closeSync(fd);
   }
 }
 

@@ -39,7 +39,7 @@ export const POOL = {
   command: def('command', v.command, true),
   workers: def('workers', v.workers),
   gpus: def('gpus', v.gpus),
-  workersPerGpu: def('workers_per_gpu', v.positiveInt),
+  workersPerGpu: def('workers_per_gpu', v.workersPerGpu),
   restart: def('restart', v.restart),
   ready: def('ready', v.ready),
   readyTimeout: def('ready_timeout', v.positiveDurationMs),

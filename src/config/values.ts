@@ -61,10 +61,25 @@ export const nonNegativeInt: ValueParser<number> = (v) => {
   return n;
 };
 
+/**
+ * The most workers corral runs, in one pool and in all pools together: far above one
+ * process per GPU of any machine, and low enough that a typo (1000000000) is an error at
+ * once instead of a corral that spawns until the machine is out of memory.
+ */
+export const MAX_WORKERS = 1024;
+
 export const workers: ValueParser<number | 'gpu'> = (v) => {
   if (typeof v === 'string' && v.trim().toLowerCase() === 'gpu') return 'gpu';
   const n = integer(v);
   if (n === undefined || n < 1) throw new Invalid('a positive integer or "gpu"');
+  if (n > MAX_WORKERS) throw new Invalid(`a positive integer up to ${MAX_WORKERS} or "gpu"`);
+  return n;
+};
+
+export const workersPerGpu: ValueParser<number> = (v) => {
+  const n = integer(v);
+  if (n === undefined || n < 1) throw new Invalid('a positive integer');
+  if (n > MAX_WORKERS) throw new Invalid(`a positive integer up to ${MAX_WORKERS}`);
   return n;
 };
 
@@ -157,9 +172,16 @@ export const ready: ValueParser<ReadySpec> = (v) => {
 
 const DURATION_EXPECTED = 'a duration like 500ms, 30s, 5m, 1h or a number of seconds';
 
+/**
+ * The longest duration corral accepts: Node's timers hold at most 2^31-1 ms (24.8 days); a
+ * longer one fires after 1 ms instead (with a TimeoutOverflowWarning). 24 days, said in the error.
+ */
+export const MAX_DURATION_MS = 24 * 24 * 3_600_000;
+
 function duration(v: unknown, expected: string): number {
   const ms = typeof v === 'number' || typeof v === 'string' ? parseDuration(v) : undefined;
   if (ms === undefined || !Number.isSafeInteger(ms)) throw new Invalid(expected);
+  if (ms > MAX_DURATION_MS) throw new Invalid(`${expected}, at most 24 days (576h)`);
   return ms;
 }
 
