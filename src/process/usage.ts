@@ -1,41 +1,82 @@
 // CPU and memory of a worker's whole process tree, read from /proc (no helper process:
-// a sampler that spawns would itself need reaping care). A GPU worker's RSS lives mostly
-// in DataLoader and compile children, so the tree is what --max-rss and the metrics see.
+// a sampler that spawns would itself need reaping care). A GPU worker's memory lives
+// mostly in DataLoader and compile children, so the tree is what --max-rss and the
+// metrics see.
+//
+// Memory is PSS (/proc/PID/smaps_rollup): a page shared by n processes counts 1/n in each,
+// so the tree's sum counts it once. Summing RSS counted the weights a parent shares
+// copy-on-write with its forked DataLoader children once per child (a 400 MB parent with 8
+// readers read as 3.6 GB, and --max-rss recycled it). Where smaps_rollup cannot be read
+// (an old kernel, a process of another user), VmRSS stands in.
+//
+// The walk yields to the event loop every few milliseconds, so a tree of thousands of
+// processes never stalls /livez or the log path; its cost is returned so the caller can
+// sample big trees less often.
 
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { childrenOf, statFields } from './tree.js';
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 in the Linux userspace ABI. */
 const CLOCK_TICKS = 100;
+/** The longest the walk runs before it yields to the event loop. */
+const SLICE_MS = 2;
 
 export interface TreeUsage {
+  /** Proportional set size of the tree (shared pages counted once), bytes. */
   rssBytes: number;
   cpuSeconds: number;
 }
 
-function one(pid: number): { rss: number; cpu: number } | undefined {
+const PSS = /^Pss:\s+(\d+) kB/m;
+const VM_RSS = /^VmRSS:\s+(\d+) kB/m;
+
+function memoryOf(pid: number): number {
   try {
-    const f = statFields(pid);
-    if (!f) return undefined;
-    const cpu = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
-    const status = readFileSync(`/proc/${pid}/status`, 'latin1');
-    const m = /^VmRSS:\s+(\d+) kB/m.exec(status);
-    return { rss: m ? Number(m[1]) * 1024 : 0, cpu };
+    const m = PSS.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
+    if (m) return Number(m[1]) * 1024;
   } catch {
-    return undefined;
+    // no smaps_rollup: fall back to VmRSS
+  }
+  try {
+    const m = VM_RSS.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
+    return m ? Number(m[1]) * 1024 : 0;
+  } catch {
+    return 0;
   }
 }
 
-/** The sum over pid and all its live descendants. CPU of exited descendants is not counted. */
-export function treeUsage(pid: number): TreeUsage {
-  const total: TreeUsage = { rssBytes: 0, cpuSeconds: 0 };
+function one(pid: number): { memory: number; cpu: number } | undefined {
+  const f = statFields(pid);
+  if (!f) return undefined;
+  return { memory: memoryOf(pid), cpu: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS };
+}
+
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
+/**
+ * The sum over pid and all its live descendants (CPU of exited descendants is not counted),
+ * and how much CPU time the walk itself took (ms, without the time spent yielding).
+ */
+export async function treeUsage(pid: number): Promise<TreeUsage & { costMs: number }> {
+  const total = { rssBytes: 0, cpuSeconds: 0, costMs: 0 };
   const queue = [pid];
-  for (let p = queue.shift(); p !== undefined; p = queue.shift()) {
+  let slice = performance.now();
+  for (let i = 0; i < queue.length; i++) {
+    const p = queue[i] ?? 0;
     const u = one(p);
-    if (!u) continue;
-    total.rssBytes += u.rss;
-    total.cpuSeconds += u.cpu;
-    queue.push(...(childrenOf(p) ?? []));
+    if (u) {
+      total.rssBytes += u.memory;
+      total.cpuSeconds += u.cpu;
+      for (const c of childrenOf(p) ?? []) queue.push(c);
+    }
+    const now = performance.now();
+    if (now - slice >= SLICE_MS) {
+      total.costMs += now - slice;
+      await yieldToLoop();
+      slice = performance.now();
+    }
   }
+  total.costMs += performance.now() - slice;
   return total;
 }

@@ -7,8 +7,8 @@ import type { Stats } from '../metrics/stats.js';
 import type { PoolSpec } from '../model.js';
 import type { Addon } from '../native/index.js';
 import type { Signaller } from '../process/groups.js';
-import type { TreeUsage } from '../process/usage.js';
 import type { Launcher } from './launch.js';
+import type { Measure } from './sampler.js';
 
 export interface SupervisorOptions {
   pools: readonly PoolSpec[];
@@ -27,6 +27,7 @@ export interface SupervisorOptions {
   reload?: () => readonly PoolSpec[] | null;
   /** Everything left below corral; default: read from /proc. */
   descendants?: () => number[];
-  measure?: (pid: number) => TreeUsage;
+  /** Default: the process tree read from /proc. */
+  measure?: Measure;
   env?: NodeJS.ProcessEnv;
 }

@@ -19,7 +19,7 @@ import { openNotify, routeNotify } from './notify.js';
 import { WorkerMonitor } from './readiness.js';
 import { reloadPools } from './reload.js';
 import { RollingRestart } from './rolling.js';
-import { sampleSlots } from './sampler.js';
+import { Sampler } from './sampler.js';
 import { exitCode, type StopCause } from './shutdown.js';
 import { newSlot, type Slot } from './slot.js';
 import { Stopper } from './stop.js';
@@ -30,7 +30,6 @@ import { project } from './view.js';
 const KILL_WAIT_MS = 2000;
 /** How long an exit record waits for the worker's pipes to close. */
 const EXIT_OUTPUT_WAIT_MS = 500;
-const SAMPLE_MS = 2000;
 
 export class Supervisor {
   readonly stats: Stats;
@@ -44,7 +43,7 @@ export class Supervisor {
   /** Nesting of dispatch(): the rolling restart moves on once the outermost has finished. */
   private depth = 0;
   private notifyAddress = '';
-  private sampler: NodeJS.Timeout | undefined;
+  private readonly sampler: Sampler;
   private resolveDone: ((code: number) => void) | undefined;
 
   constructor(private readonly o: SupervisorOptions) {
@@ -80,6 +79,17 @@ export class Supervisor {
       },
       { ...opts, descendants: o.descendants ?? procDescendants },
     );
+    // --max-rss: recycled gracefully, reason max_rss (never while corral stops).
+    this.sampler = new Sampler({
+      slots: this.slots,
+      stats: this.stats,
+      log: this.log,
+      recycle: () => this.stopper.running,
+      overLimit: (slot) => {
+        this.dispatch(slot, { type: 'stop', reason: 'max_rss', at: Date.now() });
+      },
+      ...(o.measure && { measure: o.measure }),
+    });
   }
 
   /** What /readyz, /status and /metrics show. */
@@ -102,10 +112,7 @@ export class Supervisor {
       routeNotify(this.byPid, pid, text, this.stats, this.log);
     });
     for (const slot of this.slots) this.dispatch(slot, { type: 'start', at: Date.now() });
-    this.sampler = setInterval(() => {
-      this.sample();
-    }, SAMPLE_MS);
-    this.sampler.unref();
+    this.sampler.start();
     return done;
   }
 
@@ -234,13 +241,6 @@ export class Supervisor {
     else done();
   }
 
-  /** Samples every live worker's tree; recycles one above --max-rss (reason max_rss). */
-  private sample(): void {
-    for (const slot of sampleSlots(this.slots, this.stats, this.log, this.stopper.running, this.o.measure)) {
-      this.dispatch(slot, { type: 'stop', reason: 'max_rss', at: Date.now() });
-    }
-  }
-
   handleSignal(sig: HandledSignal): void {
     const running = this.stopper.running;
     if (sig === 'SIGTERM' || sig === 'SIGINT') {
@@ -286,7 +286,7 @@ export class Supervisor {
 
   private finish(): void {
     this.reaper.stop();
-    clearInterval(this.sampler);
+    this.sampler.stop();
     for (const slot of this.slots) {
       clearTimeout(slot.backoff);
       clearTimeout(slot.kill);

@@ -268,9 +268,11 @@ test('--max-rss recycles a worker whose tree is over the limit (reason max_rss),
   let rss = 1000;
   const { sup, log } = start(w, [pool('a', 1, { restart: 'always', maxRssBytes: 5000 })], { measure: () => ({ rssBytes: rss, cpuSeconds: 1 }) });
   tick(2000);
+  await settle(); // a sampling round reads trees asynchronously
   assert.equal(w.signalsTo().length, 0);
   rss = 6000;
   tick(2000);
+  await settle();
   assert.deepEqual(w.signalsTo().map(([, pid, s]) => [pid, s]), [[100, 'SIGTERM']]);
   tick(1000); // reaped; backoff 1 s
   tick(1000);
