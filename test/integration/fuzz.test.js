@@ -14,7 +14,7 @@ import { preparePools } from '../../dist/cli/prepare.js';
 import { effectiveConfigJson } from '../../dist/config/effective.js';
 import { CorralError } from '../../dist/errors.js';
 import { native } from '../../dist/native/index.js';
-import { fixture, freePort, http, killAll, root, runCorral, until } from '../helpers.js';
+import { freePort, http, killAll, root, runCorral, until } from '../helpers.js';
 
 afterEach(killAll);
 

@@ -69,6 +69,7 @@ test('corral status shows control and bidi characters of a STATUS text, never ob
     out = r.stdout;
     return r.code === 0 && /RED/.test(out);
   }, { what: 'the status table with the STATUS text' });
+  // eslint-disable-next-line no-control-regex -- control characters are what it looks for
   assert.doesNotMatch(out, /[\u0000-\u0008\u000b-\u001f\u007f\u202e]/, 'no raw control or bidi character reaches the terminal');
   assert.match(out, /\\e\[2J\\e\[31mRED\\e\]0;title\\x07\\u202e/);
   await c.kill('SIGTERM');
