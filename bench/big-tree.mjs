@@ -8,6 +8,7 @@ import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
 import path from 'node:path';
+import { performance } from 'node:perf_hooks';
 import { CORRAL, ENV, HERE, OUT, freePort, sleep, stats } from './common.mjs';
 
 const arg = (name, dflt) => {

@@ -7,6 +7,7 @@
 //   node bench/startup-signal.mjs [--runs 5] [--delays 0,10,20,...]
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { performance } from 'node:perf_hooks';
 import { CORRAL, ENV, sleep } from './common.mjs';
 
 const arg = (name, dflt) => {
