@@ -104,7 +104,7 @@ test('livez stays 200 through a 30 s model load while readyz is 503', { timeout:
 
 test('probe exit codes and the status table', async () => {
   const hp = port();
-  const c = runCorral(['--http', `127.0.0.1:${hp}`, '--ready', 'notify', '--', 'python3', fixture('notify.py'), '--ready-after', '1', '--status', 'loading weights']);
+  const c = runCorral(['--http', `127.0.0.1:${hp}`, '--ready', 'notify', '--', 'python3', fixture('notify.py'), '--ready-after', '3', '--status', 'loading weights']);
   await until(async () => (await http(hp, '/livez')).status === 200, { what: 'livez' });
   const addr = ['--http', `0.0.0.0:${hp}`]; // a wildcard means loopback for the clients
   assert.equal((await runToEnd(['probe', 'livez', ...addr])).code, 0);
@@ -175,7 +175,7 @@ while True: signal.pause()`;
   await until(async () => {
     const r = await http(hp, '/readyz');
     return r.status === 200 && JSON.parse(r.body).pools.main.ready === 4;
-  }, { what: '4 ready workers' });
+  }, { what: '4 ready workers', timeoutMs: 30_000 });
   await c.kill('SIGUSR2');
   await until(() => c.records().some((x) => x.event === 'restart'), { what: 'a restart' });
   const body = await until(async () => {

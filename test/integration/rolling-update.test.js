@@ -1,7 +1,9 @@
 // A Kubernetes-style rolling update drops no request. Two corral "pods", each with a held
 // socket and two Python HTTP workers with notify readiness; a proxy plays the endpoints
 // controller (routes only to pods whose /readyz was 200 at its last poll, every 100 ms);
-// constant client load; SIGTERM one pod, start its replacement, SIGTERM the other.
+// constant client load; SIGTERM one pod, start its replacement, SIGTERM the other. The drain
+// delay covers the controller's staleness (a poll round under load can take its 500 ms
+// timeout), as it must in a real cluster.
 import assert from 'node:assert/strict';
 import { createServer, request } from 'node:http';
 import { afterEach, test } from 'node:test';
@@ -26,7 +28,7 @@ function get(port, path, timeoutMs = 5000) {
 
 function pod(name, listen, http) {
   const c = runCorral(
-    ['--listen', `127.0.0.1:${listen}`, '--http', `127.0.0.1:${http}`, '--workers', '2', '--ready', 'notify', '--drain-delay', '500ms', '--grace', '10s', '--', 'python3', fixture('listen.py'), '--notify'],
+    ['--listen', `127.0.0.1:${listen}`, '--http', `127.0.0.1:${http}`, '--workers', '2', '--ready', 'notify', '--drain-delay', '2s', '--grace', '10s', '--', 'python3', fixture('listen.py'), '--notify'],
   );
   return { name, listen, http, c };
 }

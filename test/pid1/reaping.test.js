@@ -12,7 +12,7 @@ const ORPHANS = 5000;
 for (const pid1 of [true, false]) {
   const mode = pid1 ? 'as PID 1' : 'as subreaper (not PID 1)';
 
-  test(`corral reaps a ${ORPHANS}-orphan storm ${mode}`, { timeout: 120_000 }, async () => {
+  test(`corral reaps a ${ORPHANS}-orphan storm ${mode}`, { timeout: 300_000 }, async () => {
     const c = runCorral(['--', 'python3', fixture('storm.py'), String(ORPHANS)], { pid1 });
     const r = await c.exited;
     assert.equal(r.code, 0, `storm.py reported leftovers: ${r.stdout}\n${r.stderr.slice(-2000)}`);
@@ -23,10 +23,10 @@ for (const pid1 of [true, false]) {
     assert.equal(result.alive, 0);
   });
 
-  test(`200 child_process and 30 node-pty exits stay exact during a storm ${mode}`, { timeout: 120_000 }, () => {
+  test(`200 child_process and 30 node-pty exits stay exact during a storm ${mode}`, { timeout: 300_000 }, () => {
     const harness = fixture('reaper-harness.mjs');
     const cmd = pid1 ? ['unshare', '--pid', '--fork', '--mount-proc', process.execPath, harness] : [process.execPath, harness];
-    const r = spawnSync(cmd[0], [...cmd.slice(1), String(ORPHANS)], { cwd: root, encoding: 'utf8', timeout: 110_000 });
+    const r = spawnSync(cmd[0], [...cmd.slice(1), String(ORPHANS)], { cwd: root, encoding: 'utf8', timeout: 290_000 });
     assert.equal(r.status, 0, `harness failed: ${r.stdout}\n${r.stderr}`);
     const s = JSON.parse(r.stdout.trim().split('\n').pop());
     assert.equal(s.pid1, pid1);
