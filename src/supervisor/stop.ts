@@ -117,7 +117,6 @@ export class Stopper {
         return;
       }
       case 'finish':
-        clearInterval(this.poller);
         this.host.finish();
         return;
     }

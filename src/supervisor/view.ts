@@ -2,7 +2,7 @@
 // onto the shared vocabulary (src/model.ts). Pure.
 
 import type { PoolSpec, Snapshot, WorkerStateName, WorkerView } from '../model.js';
-import type { Worker, WorkerState } from './lifecycle.js';
+import { pidOf, type Worker, type WorkerState } from './lifecycle.js';
 import type { Usage } from './sampler.js';
 
 /** What the view needs of a slot. */
@@ -22,9 +22,10 @@ function stateName(s: WorkerState): WorkerStateName {
 
 function workerView(s: SlotView): WorkerView {
   const st = s.w.state;
-  const pid = st.kind === 'starting' || st.kind === 'ready' || st.kind === 'stopping' || st.kind === 'reaped' ? st.pid : null;
-  const live = st.kind === 'starting' || st.kind === 'ready' || st.kind === 'stopping';
-  const usage = live && s.usage?.pid === pid ? s.usage.usage : null;
+  // A reaped worker still shows its pid and start (its exit record is about to follow).
+  const proc = st.kind === 'reaped' ? st : pidOf(st) === null ? null : (st as Extract<WorkerState, { spawnedAt: number }>);
+  const pid = proc?.pid ?? null;
+  const usage = pidOf(st) !== null && s.usage?.pid === pid ? s.usage.usage : null;
   const exit = s.w.lastExit;
   return {
     pool: s.pool.name,
@@ -34,7 +35,7 @@ function workerView(s: SlotView): WorkerView {
     gpu: s.pool.devices?.[s.index] ?? null,
     restarts: s.w.restarts,
     lastExit: exit && { code: exit.status.code, signal: exit.status.signal, reason: exit.reason, at: exit.at },
-    startedAt: pid === null ? null : (st as { spawnedAt: number }).spawnedAt,
+    startedAt: proc?.spawnedAt ?? null,
     statusText: s.status,
     cpuSeconds: usage?.cpuSeconds ?? null,
     rssBytes: usage?.rssBytes ?? null,

@@ -33,6 +33,12 @@ const E = {
   backoff_done: { type: 'backoff_done', at: 50_000 },
 };
 
+// A failed spawn is a failed start: the second in a row here, backoff 2^1 s (from exited or backoff alike).
+const spawnFailed = [
+  { kind: 'backoff', until: 52_000, reason: 'exit' },
+  [{ type: 'restart', reason: 'exit', delayMs: 2000 }, { type: 'schedule', at: 52_000 }],
+  { failedStarts: 2, streak: 2, lastExit: { status: { code: 127, signal: null }, reason: 'spawn_failed', at: 50_000 } },
+];
 const invalid = 'invalid';
 const noop = 'noop';
 // [next state, effects, other fields that change] for each cell, with policy 'always'.
@@ -40,12 +46,7 @@ const CELLS = {
   exited: {
     start: [{ kind: 'exited' }, [{ type: 'spawn' }]],
     spawned: [{ kind: 'starting', pid: 11, spawnedAt: 50_000 }, []],
-    // A failed spawn is a failed start: the second in a row here, backoff 2^1 s.
-    spawn_failed: [
-      { kind: 'backoff', until: 52_000, reason: 'exit' },
-      [{ type: 'restart', reason: 'exit', delayMs: 2000 }, { type: 'schedule', at: 52_000 }],
-      { failedStarts: 2, streak: 2, lastExit: { status: { code: 127, signal: null }, reason: 'spawn_failed', at: 50_000 } },
-    ],
+    spawn_failed: spawnFailed,
     ready: invalid,
     stop: noop,
     kill_due: noop,
@@ -110,11 +111,7 @@ const CELLS = {
   backoff: {
     start: invalid,
     spawned: [{ kind: 'starting', pid: 11, spawnedAt: 50_000 }, []],
-    spawn_failed: [
-      { kind: 'backoff', until: 52_000, reason: 'exit' },
-      [{ type: 'restart', reason: 'exit', delayMs: 2000 }, { type: 'schedule', at: 52_000 }],
-      { failedStarts: 2, streak: 2, lastExit: { status: { code: 127, signal: null }, reason: 'spawn_failed', at: 50_000 } },
-    ],
+    spawn_failed: spawnFailed,
     ready: invalid,
     stop: [W.backoff.state, []], // only a shutdown cancels a backoff (below)
     kill_due: noop,
