@@ -42,6 +42,20 @@ while True: signal.pause()'; fi`;
   const sampler = setInterval(() => {
     maxRss = Math.max(maxRss, rssOf(corral));
   }, 100);
+  // A failure below must not leave the pipeline (and this interval) running: the test file
+  // would never end.
+  let ended = false;
+  t.after(() => {
+    clearInterval(sampler);
+    if (ended) return; // the pipeline is gone: its pids may be someone else's now
+    for (const pid of [...childrenOf(corral), corral, sh.pid]) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
   // Once the flood is under way, measure signal forwarding through corral's event loop.
   await until(() => readFileSafe(winch).length > 0, { what: 'worker 1 ready for SIGWINCH' });
   for (let i = 0; i < 10; i++) {
@@ -59,6 +73,7 @@ while True: signal.pause()'; fi`;
     if (readFileSync(`/proc/${w}/cmdline`, 'latin1').includes('SIGWINCH')) process.kill(w, 'SIGTERM');
   }
   await shExited;
+  ended = true;
   clearInterval(sampler);
   const s = JSON.parse(readFileSync(summary, 'utf8'));
   assert.equal(s.last.w0, lines - 1, `every line arrived (last ${s.last.w0})`);
