@@ -11,6 +11,7 @@ import type { Addon } from '../native/index.js';
 import { resolveCommand } from '../process/spawn.js';
 import { resolveUser } from '../process/user.js';
 import { errnoName } from '../process/status.js';
+import { processRoom } from '../process/limits.js';
 import type { PoolSpec } from '../model.js';
 
 /**
@@ -115,5 +116,13 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       ...(user !== undefined && { user }),
     };
   });
+  if (!checkOnly) checkProcessRoom(total);
   return { pools, gpus, sockets: heldOut };
+}
+
+/** Workers that cannot all exist would fail their starts one by one with EAGAIN: say so now. */
+function checkProcessRoom(workers: number): void {
+  const room = processRoom();
+  if (room === null || workers + room.used <= room.limit) return;
+  throw new CorralError('BAD_VALUE', `${workers} worker${workers === 1 ? '' : 's'} cannot start: ${room.what} is ${room.limit} and corral itself uses ${room.used}`, { hint: room.hint });
 }

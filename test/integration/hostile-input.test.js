@@ -2,13 +2,13 @@
 // worker counts, a FIFO or /dev/zero as the config file, min_ready above the GPU worker
 // count, terminal escapes in a worker's STATUS text), each kept fixed by a test.
 import assert from 'node:assert/strict';
-import { execFileSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { visible } from '../../dist/cli/client.js';
-import { fixture, killAll, runCorral, runToEnd, until } from '../helpers.js';
+import { corralBin, fixture, killAll, runCorral, runToEnd, until } from '../helpers.js';
 
 afterEach(killAll);
 
@@ -74,4 +74,19 @@ test('corral status shows control and bidi characters of a STATUS text, never ob
   assert.match(out, /\\e\[2J\\e\[31mRED\\e\]0;title\\x07\\u202e/);
   await c.kill('SIGTERM');
   await c.exited;
+});
+
+test('more workers than the process limit allows is a usage error before any spawn', () => {
+  // A non-root user under `ulimit -u 12` (RLIMIT_NPROC counts the user's tasks; root is exempt).
+  const run = (nproc, workers) =>
+    spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'prlimit', `--nproc=${nproc}`, process.execPath, corralBin, '--http', 'off', '--gpus', 'none', '--workers', String(workers), '--', 'sleep', '0.1'], {
+      encoding: 'utf8',
+      timeout: 20_000,
+      env: { ...process.env, CORRAL_LOG_FORMAT: 'json' },
+    });
+  const r = run(12, 20);
+  assertUsage({ code: r.status, stderr: r.stderr }, /20 workers cannot start: the process limit of this user \(RLIMIT_NPROC\) is 12 .*ulimit -u/);
+  assert.doesNotMatch(r.stderr, /"event":"spawn"/);
+  const ok = run(200, 2);
+  assert.match(ok.stderr, /"event":"spawn"/, ok.stderr);
 });
