@@ -15,12 +15,16 @@ export const WORKER_STATES = ['starting', 'ready', 'stopping', 'exited', 'backof
 export type WorkerStateName = (typeof WORKER_STATES)[number];
 
 /** Why corral itself stops a worker. */
-export const STOP_REASONS = ['shutdown', 'rolling', 'watchdog', 'startup_timeout', 'max_rss'] as const;
+export const STOP_REASONS = ['shutdown', 'rolling', 'watchdog', 'startup_timeout', 'max_rss', 'cuda_error'] as const;
 export type StopReason = (typeof STOP_REASONS)[number];
 
 /** The `reason` label of corral_worker_restarts_total (SPEC §5). */
-export const RESTART_REASONS = ['exit', 'signal', 'watchdog', 'startup_timeout', 'max_rss', 'rolling'] as const;
+export const RESTART_REASONS = ['exit', 'signal', 'watchdog', 'startup_timeout', 'max_rss', 'rolling', 'cuda_error'] as const;
 export type RestartReason = (typeof RESTART_REASONS)[number];
+
+/** Why a worker ended (SPEC §9): what corral saw, or the reason of a stop it decided. */
+export const EXIT_CAUSES = ['oom_kill', 'cuda_oom', 'cuda_error', 'crash', 'killed', 'exception', 'error', 'clean', 'shutdown', 'rolling', 'watchdog', 'startup_timeout', 'max_rss'] as const;
+export type ExitCause = (typeof EXIT_CAUSES)[number];
 
 /** What the supervisor runs: a pool, resolved (GPUs planned, user looked up, socket bound). */
 export interface PoolSpec {
@@ -32,6 +36,9 @@ export interface PoolSpec {
   ready: ReadySpec;
   readyTimeoutMs: number;
   watchdogMs: number | null;
+  /** Sent before a watchdog stop for a stack dump; null: none. */
+  watchdogSignal: NodeJS.Signals | null;
+  onCudaError: 'restart' | 'ignore';
   portBase: number | null;
   minReady: number;
   cwd?: string;
@@ -55,7 +62,7 @@ export interface WorkerView {
   /** CUDA_VISIBLE_DEVICES of this worker, or null. */
   gpu: string | null;
   restarts: number;
-  lastExit: { code: number | null; signal: string | null; reason: string; at: number } | null;
+  lastExit: { code: number | null; signal: string | null; reason: string; cause: ExitCause; at: number } | null;
   /** When the current process was spawned (epoch ms), or null. */
   startedAt: number | null;
   /** Last STATUS= text. */

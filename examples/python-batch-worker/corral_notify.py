@@ -7,6 +7,7 @@ sends it newline-separated KEY=VALUE messages:
     WATCHDOG=1                 heartbeat (needed at least every --watchdog D)
     STATUS=text                free text shown in corral's /status
     STOPPING=1                 the worker is shutting down on purpose
+    WATCHDOG=trigger           the worker knows it is broken: corral restarts it now
     X_CORRAL_BATCH=<n> <secs>  one inference batch (feeds corral_batch_size and
                                corral_batch_duration_seconds in /metrics)
 
@@ -16,8 +17,17 @@ worker carries on serving.
 
 With `corral --listen ADDR`, corral owns the listening socket and passes it as fd 3
 (LISTEN_FDS=1, LISTEN_PID=<this pid>); listen_socket() returns it.
+
+Hang dumps: when the worker runs under corral (NOTIFY_SOCKET is set), importing this module
+installs faulthandler.register(signal.SIGQUIT, all_threads=True). corral sends SIGQUIT (its
+--watchdog-signal) to a worker whose heartbeat stopped, before it stops it; the stack of every
+thread goes to stderr, and corral puts it in the exit record's `dump`. A worker that handles
+SIGQUIT itself keeps its own handler (this one is installed only while SIGQUIT is at its
+default).
 """
+import faulthandler
 import os
+import signal
 import socket
 import sys
 
@@ -47,6 +57,12 @@ def _send(message):
 def ready(status=None):
     """The worker can serve: READY=1 (optionally with a STATUS= line in the same datagram)."""
     return _send("READY=1" + (f"\nSTATUS={_one_line(status)}" if status else ""))
+
+
+def trigger():
+    """WATCHDOG=trigger: the worker knows it is broken (a poisoned CUDA context, say); corral
+    stops and restarts it at once, reason watchdog."""
+    return _send("WATCHDOG=trigger")
 
 
 def heartbeat():
@@ -85,3 +101,16 @@ def listen_socket():
     if fds < 1 or pid != os.getpid():
         return None
     return socket.socket(fileno=3)  # family and type are read from the fd itself
+
+
+def _install_dump_handler():
+    if not os.environ.get("NOTIFY_SOCKET") or not hasattr(signal, "SIGQUIT"):
+        return
+    try:
+        if signal.getsignal(signal.SIGQUIT) == signal.SIG_DFL:
+            faulthandler.register(signal.SIGQUIT, all_threads=True)
+    except (ValueError, RuntimeError, OSError):
+        pass  # not the main thread, or stderr unusable: no dump, nothing else changes
+
+
+_install_dump_handler()

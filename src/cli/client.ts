@@ -44,7 +44,7 @@ interface StatusWorker {
   status?: string | null;
   cpu_seconds?: number | null;
   rss_bytes?: number | null;
-  last_exit?: { code: number | null; signal: string | null; reason: string } | null;
+  last_exit?: { code: number | null; signal: string | null; reason: string; cause?: string } | null;
 }
 
 function mib(bytes: number | null | undefined): string {
@@ -53,7 +53,7 @@ function mib(bytes: number | null | undefined): string {
 
 function lastExit(e: StatusWorker['last_exit']): string {
   if (!e) return '-';
-  return `${e.signal ?? `code ${e.code ?? '?'}`} (${e.reason})`;
+  return `${e.signal ?? `code ${e.code ?? '?'}`} (${visible(e.cause ?? e.reason)})`;
 }
 
 /**

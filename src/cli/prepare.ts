@@ -105,6 +105,8 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       ready: pool.ready,
       readyTimeoutMs: pool.readyTimeoutMs,
       watchdogMs: pool.watchdogMs,
+      watchdogSignal: pool.watchdogSignal,
+      onCudaError: pool.onCudaError,
       portBase: pool.portBase,
       minReady: pool.minReady,
       maxRssBytes: pool.maxRssBytes,

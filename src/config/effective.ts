@@ -34,6 +34,8 @@ function pool(p: PoolConfig): Record<string, unknown> {
     ready: readySpec(p.ready),
     ready_timeout: formatDuration(p.readyTimeoutMs),
     watchdog: p.watchdogMs === null ? null : formatDuration(p.watchdogMs),
+    watchdog_signal: p.watchdogSignal,
+    on_cuda_error: p.onCudaError,
     listen: address(p.listen),
     port_base: p.portBase,
     stop_signal: p.stopSignal,

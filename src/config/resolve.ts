@@ -162,6 +162,8 @@ function resolvePool(
   const ready = src.read(POOL.ready, table, { kind: 'started' });
   const readyTimeout = src.read(POOL.readyTimeout, table, DEFAULT_READY_TIMEOUT_MS);
   const watchdog = src.read(POOL.watchdog, table, null);
+  const watchdogSignal = src.read(POOL.watchdogSignal, table, 'SIGQUIT');
+  const onCudaError = src.read(POOL.onCudaError, table, 'restart');
   const listen = src.read(POOL.listen, table, null);
   const portBase = src.read(POOL.portBase, table, null);
   const stopSignal = src.read(POOL.stopSignal, table, 'SIGTERM');
@@ -201,6 +203,8 @@ function resolvePool(
     ready: ready.value,
     readyTimeoutMs: readyTimeout.value,
     watchdogMs: watchdog.value,
+    watchdogSignal: watchdogSignal.value,
+    onCudaError: onCudaError.value,
     listen: listen.value,
     portBase: portBase.value,
     stopSignal: stopSignal.value,

@@ -44,6 +44,8 @@ export const POOL = {
   ready: def('ready', v.ready),
   readyTimeout: def('ready_timeout', v.positiveDurationMs),
   watchdog: def('watchdog', v.optionalDurationMs),
+  watchdogSignal: def('watchdog_signal', v.optionalSignal),
+  onCudaError: def('on_cuda_error', v.onCudaError),
   listen: def('listen', v.listen),
   portBase: def('port_base', v.portBase),
   stopSignal: def('stop_signal', v.signal),

@@ -25,6 +25,10 @@ export interface PoolConfig {
   readyTimeoutMs: number;
   /** null: no heartbeat is required. */
   watchdogMs: number | null;
+  /** Sent to the worker's group before a watchdog stop, for a stack dump; null: none. */
+  watchdogSignal: NodeJS.Signals | null;
+  /** What a sticky CUDA error line does (SPEC §9). */
+  onCudaError: 'restart' | 'ignore';
   /** The socket corral binds and passes to every worker as fd 3; null: none. */
   listen: HostPort | null;
   /** Worker i gets PORT=portBase+i; null: no PORT. */

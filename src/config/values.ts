@@ -218,6 +218,20 @@ export const signal: ValueParser<NodeJS.Signals> = (v) => {
   return sig;
 };
 
+export const onCudaError: ValueParser<'restart' | 'ignore'> = (v) => {
+  const s = text(v, '"restart" or "ignore"').toLowerCase();
+  if (s === 'restart' || s === 'ignore') return s;
+  throw new Invalid('"restart" or "ignore"');
+};
+
+/** --watchdog-signal: a signal, or "off" (null). */
+export const optionalSignal: ValueParser<NodeJS.Signals | null> = (v) => {
+  if (isOff(v)) return null;
+  const sig = typeof v === 'string' ? parseSignal(v) : typeof v === 'number' ? parseSignal(String(v)) : undefined;
+  if (sig === undefined) throw new Invalid('a signal name such as SIGQUIT or SIGUSR1, or "off"');
+  return sig;
+};
+
 export const bool: ValueParser<boolean> = (v) => {
   if (typeof v === 'boolean') return v;
   if (typeof v === 'string') {

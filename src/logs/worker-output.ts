@@ -8,6 +8,7 @@ import { LineFramer, MAX_PART } from './framer.js';
 import { PtyFramer } from './pty-framer.js';
 import { mergeJson, stripAnsi } from './lines.js';
 import { prettyWorkerLine } from './pretty.js';
+import { stickyIn } from './faults.js';
 import { TracebackGrouper } from './traceback.js';
 import type { LineWriter } from './writer.js';
 
@@ -45,6 +46,9 @@ export interface OutputOptions {
 }
 
 const LAST_LINES = 20;
+/** A hang dump (SPEC §9) keeps at most this much. */
+const DUMP_LINES = 200;
+const DUMP_BYTES = 64 * 1024;
 const SUFFIX = Buffer.from('"}\n');
 const TRACEBACK = { timeoutMs: 100, maxLines: 500, maxBytes: 64 * 1024 };
 
@@ -87,6 +91,7 @@ class PtyReader implements Source {
     });
     term.onData((data) => {
       out.now = Date.now();
+      out.scan(Buffer.from(data));
       this.framer.push(data);
       out.count('pty', Buffer.byteLength(data));
     });
@@ -142,6 +147,7 @@ class StreamReader implements Source {
       // One clock reading and one counter update per read, not per line: the lines of
       // one read arrived together.
       out.now = Date.now();
+      out.scan(chunk);
       if (out.fast) this.fastPath(chunk, out);
       else this.framer.push(chunk);
       out.count(stream, chunk.length);
@@ -217,8 +223,14 @@ export class WorkerOutput {
   /** Records not yet added to the counters, per stream; the time to stamp records with (set per read). */
   private readonly unreported: Record<Stream, number> = { stdout: 0, stderr: 0, pty: 0 };
   now = Date.now();
-  /** The byte-copy fast path applies (json format). */
-  readonly fast: boolean;
+  /** The byte-copy fast path applies (json format, and no dump is being kept). */
+  fast: boolean;
+  /** Called once per process with the first line that shows a sticky CUDA error (faults.ts). */
+  onFault: ((line: string) => void) | null = null;
+  private faulted = false;
+  /** Every record since startDump(), bounded. */
+  private dump: string[] | null = null;
+  private dumpBytes = 0;
   private prefixAt = -1;
   private readonly prefixes = new Map<Stream, Buffer>();
   readonly done: Promise<void>;
@@ -251,6 +263,26 @@ export class WorkerOutput {
   /** For a pty: the worker exited and node-pty has delivered its output. */
   endPty(): void {
     this.ptyReader?.end();
+  }
+
+  /** A read, before it is framed: looks for a sticky CUDA error line (one Buffer#indexOf per phrase). */
+  scan(chunk: Buffer): void {
+    if (this.onFault === null || this.faulted) return;
+    const line = stickyIn(chunk);
+    if (line === null) return;
+    this.faulted = true;
+    this.onFault(line);
+  }
+
+  /** From now on every record is also kept for the exit record's `dump` (the slow path, so none is skipped). */
+  startDump(): void {
+    this.dump ??= [];
+    this.fast = false;
+  }
+
+  /** The records since startDump(), or null if it was not called. */
+  dumpLines(): string[] | null {
+    return this.dump && [...this.dump];
   }
 
   /** The worker's last lines, oldest first (for its exit record). */
@@ -300,6 +332,10 @@ export class WorkerOutput {
   }
 
   private remember(text: string): void {
+    if (this.dump && this.dump.length < DUMP_LINES && this.dumpBytes + text.length <= DUMP_BYTES) {
+      this.dump.push(text);
+      this.dumpBytes += text.length;
+    }
     if (this.last.length < LAST_LINES) this.last.push(text);
     else {
       this.last[this.lastAt] = text;

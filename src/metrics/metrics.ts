@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import type { GpuCollector, GpuSample } from '../gpu/collect.js';
 import { isReady, WORKER_STATES, type Snapshot } from '../model.js';
-import { RESTART_REASONS } from '../model.js';
+import { EXIT_CAUSES, RESTART_REASONS } from '../model.js';
 import type { Histogram, Stats } from './stats.js';
 
 type PromClient = typeof import('prom-client');
@@ -167,6 +167,8 @@ export function createMetrics(source: MetricsSource): Metrics {
     ['pool', 'worker', 'reason'],
     stats.restarts,
   );
+
+  mapCounter('corral_worker_exits_total', `Worker exits by cause (${EXIT_CAUSES.join(', ')}).`, ['pool', 'cause'], stats.exits);
 
   histogram('corral_worker_startup_duration_seconds', 'Time from a worker spawn to its readiness.', ['pool'], stats.startup);
 

@@ -68,6 +68,7 @@ export class Histogram {
 /** Counters (monotonic). Keys join labels with '\0'. */
 export class Stats {
   readonly restarts = new Map<string, number>(); // pool\0worker\0reason
+  readonly exits = new Map<string, number>(); // pool\0cause
   readonly signalsForwarded = new Map<string, number>(); // SIGNAME
   readonly logLines = new Map<string, number>(); // pool\0stream
   readonly logBytes = new Map<string, number>(); // pool\0stream

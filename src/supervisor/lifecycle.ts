@@ -5,8 +5,9 @@
 // (supervisor.ts) feeds it events and carries out the effects; nothing here touches a
 // process, a timer or a clock.
 
-import type { RestartPolicy, RestartReason, StopReason } from '../model.js';
+import type { ExitCause, RestartPolicy, RestartReason, StopReason } from '../model.js';
 import type { ExitStatus } from '../process/status.js';
+import { exitCause, type ExitFacts, type Verdict } from './cause.js';
 
 /** Why a process ended, as exit records and /status say it. */
 export type ExitReason = StopReason | 'exit' | 'signal' | 'spawn_failed';
@@ -31,8 +32,13 @@ export const STATE_KINDS: readonly StateKind[] = ['exited', 'starting', 'ready',
 export interface LastExit {
   status: ExitStatus;
   reason: ExitReason;
+  cause: ExitCause;
   at: number;
 }
+
+/** What the shell saw of a process besides its status, for its exit cause (cause.ts). */
+export type Seen = Pick<ExitFacts, 'killSent' | 'oomRose' | 'lastLines'>;
+const NOTHING_SEEN: Seen = { killSent: false, oomRose: false, lastLines: [] };
 
 export interface Worker {
   state: WorkerState;
@@ -56,7 +62,7 @@ export type WorkerEvent =
   /** The process was reaped. */
   | { type: 'reaped'; status: ExitStatus; at: number }
   /** Its output pipes closed (or the wait for them ran out): the exit is complete. */
-  | { type: 'output_done'; at: number }
+  | { type: 'output_done'; at: number; seen?: Seen }
   | { type: 'backoff_done'; at: number };
 
 export type EventType = WorkerEvent['type'];
@@ -72,7 +78,7 @@ export type Effect =
   | { type: 'cancel_schedule' }
   | { type: 'restart'; reason: RestartReason; delayMs: number }
   /** The exit record: once per process, after its last lines. */
-  | { type: 'exit'; pid: number; status: ExitStatus; reason: ExitReason; durationMs: number }
+  | { type: 'exit'; pid: number; status: ExitStatus; reason: ExitReason; cause: ExitCause; detail: string; durationMs: number }
   /** The worker will not run again. */
   | { type: 'final' }
   | { type: 'give_up'; why: string };
@@ -132,19 +138,20 @@ function backOff(w: Worker, reason: RestartReason, at: number, p: Policy): Resul
 }
 
 /** What an exit (or a failed spawn) means when corral did not ask for it: the restart policy decides. */
-function onItsOwn(w: Worker, status: ExitStatus, at: number, failedStart: boolean, p: Policy): Result {
+function onItsOwn(w: Worker, status: ExitStatus, verdict: Verdict, at: number, failedStart: boolean, p: Policy): Result {
   const base: Worker = { ...w, failedStarts: failedStart ? w.failedStarts + 1 : 0 };
   const wanted = p.restart === 'always' || (p.restart === 'on-failure' && failed(status));
   if (!wanted) return [{ ...base, state: { kind: 'exited' } }, [{ type: 'final' }]];
   if (base.failedStarts >= GIVE_UP_AFTER) {
-    const why = `${base.failedStarts} failed starts in a row (each exited within ${FAILED_START_WINDOW_MS / 1000} s of its spawn or before it was ready); last ${status.signal ?? `exit code ${status.code ?? '?'}`}`;
+    const why = `${base.failedStarts} failed starts in a row (each exited within ${FAILED_START_WINDOW_MS / 1000} s of its spawn or before it was ready); the last: ${verdict.cause} (${verdict.detail})`;
     return [{ ...base, state: { kind: 'exited' } }, [{ type: 'final' }, { type: 'give_up', why }]];
   }
   return backOff(base, status.signal !== null ? 'signal' : 'exit', at, p);
 }
 
 function spawnFailed(w: Worker, _s: WorkerState, e: Extract<WorkerEvent, { type: 'spawn_failed' }>, p: Policy): Result {
-  return onItsOwn({ ...w, lastExit: { status: e.status, reason: 'spawn_failed', at: e.at } }, e.status, e.at, true, p);
+  const verdict: Verdict = { cause: 'error', detail: `spawn failed, ${e.status.signal ?? `exit code ${e.status.code ?? '?'}`}` };
+  return onItsOwn({ ...w, lastExit: { status: e.status, reason: 'spawn_failed', cause: 'error', at: e.at } }, e.status, verdict, e.at, true, p);
 }
 
 function spawned(w: Worker, _s: WorkerState, e: Extract<WorkerEvent, { type: 'spawned' }>): Result {
@@ -169,16 +176,17 @@ function stopAgain(w: Worker, s: Extract<WorkerState, { kind: 'stopping' | 'reap
 }
 
 /** The exit is complete: report it, then restart or not. */
-function exitDone(w: Worker, s: Extract<WorkerState, { kind: 'reaped' }>, _e: WorkerEvent, p: Policy): Result {
+function exitDone(w: Worker, s: Extract<WorkerState, { kind: 'reaped' }>, e: Extract<WorkerEvent, { type: 'output_done' }>, p: Policy): Result {
   const { status, at } = s;
   const reason: ExitReason = s.reason ?? (status.signal !== null ? 'signal' : 'exit');
-  const report: Effect = { type: 'exit', pid: s.pid, status, reason, durationMs: at - s.spawnedAt };
+  const verdict = exitCause({ status, stopReason: s.reason, ...(e.seen ?? NOTHING_SEEN) });
+  const report: Effect = { type: 'exit', pid: s.pid, status, reason, cause: verdict.cause, detail: verdict.detail, durationMs: at - s.spawnedAt };
   const stayedReady = s.readyAt !== null && at - s.readyAt >= STREAK_RESET_MS;
-  const base: Worker = { ...w, streak: stayedReady ? 0 : w.streak, lastExit: { status, reason, at } };
+  const base: Worker = { ...w, streak: stayedReady ? 0 : w.streak, lastExit: { status, reason, cause: verdict.cause, at } };
   const prepend = ([next, effects]: Result): Result => [next, [report, ...effects]];
   switch (s.reason) {
     case null:
-      return prepend(onItsOwn(base, status, at, s.readyAt === null || at - s.spawnedAt < FAILED_START_WINDOW_MS, p));
+      return prepend(onItsOwn(base, status, verdict, at, s.readyAt === null || at - s.spawnedAt < FAILED_START_WINDOW_MS, p));
     case 'shutdown':
       return [{ ...base, state: { kind: 'exited' } }, [report, { type: 'final' }]];
     case 'rolling':
@@ -188,7 +196,7 @@ function exitDone(w: Worker, s: Extract<WorkerState, { kind: 'reaped' }>, _e: Wo
         [report, { type: 'restart', reason: 'rolling', delayMs: 0 }, { type: 'spawn' }],
       ];
     default:
-      // watchdog, startup_timeout, max_rss: corral's own decision, with the backoff.
+      // watchdog, startup_timeout, max_rss, cuda_error: corral's own decision, with the backoff.
       return prepend(backOff(base, s.reason, at, p));
   }
 }

@@ -14,6 +14,8 @@ export interface NotifyMessage {
   ready?: true;
   status?: string;
   watchdog?: true;
+  /** WATCHDOG=trigger: the worker asks to be restarted (systemd's meaning). */
+  trigger?: true;
   stopping?: true;
   errno?: number;
   /** X_CORRAL_BATCH=<size> <seconds>: one inference batch. */
@@ -42,6 +44,7 @@ export function parseNotify(text: string): { msg: NotifyMessage; malformed: stri
         break;
       case 'WATCHDOG':
         if (value === '1') msg.watchdog = true;
+        else if (value === 'trigger') msg.trigger = true;
         break;
       case 'STOPPING':
         if (value === '1') msg.stopping = true;

@@ -30,4 +30,6 @@ export interface SupervisorOptions {
   /** Default: the process tree read from /proc. */
   measure?: Measure;
   env?: NodeJS.ProcessEnv;
+  /** The OOM-kill count of corral's memory cgroup; default: read from the cgroup (container/cgroup.ts). */
+  oomKills?: () => number | null;
 }

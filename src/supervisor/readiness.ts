@@ -18,8 +18,8 @@ export interface MonitorSpec {
 
 export interface MonitorEvents {
   ready(): void;
-  /** The worker missed its start-up deadline or its heartbeat. */
-  fail(reason: 'startup_timeout' | 'watchdog', detail: string): void;
+  /** The worker missed its start-up deadline or its heartbeat, or asked to be restarted (`trigger`). The monitor stops itself first. */
+  fail(reason: 'startup_timeout' | 'watchdog', detail: string, trigger?: boolean): void;
 }
 
 /** Replaces `{port}` and `{worker}`. */
@@ -96,15 +96,19 @@ export class WorkerMonitor {
     }
     this.readyTimer = setTimeout(() => {
       if (!this.isReady && !this.stopped) {
-        this.events.fail('startup_timeout', `not ready within ${this.spec.readyTimeoutMs} ms`);
+        this.failed('startup_timeout', `not ready within ${this.spec.readyTimeoutMs} ms`);
       }
     }, this.spec.readyTimeoutMs);
     if (this.spec.ready.kind === 'tcp' || this.spec.ready.kind === 'http') this.scheduleProbe(0);
   }
 
   /** An sd_notify message from this worker (or one of its processes). */
-  notify(msg: { ready?: true; watchdog?: true }): void {
+  notify(msg: { ready?: true; watchdog?: true; trigger?: true }): void {
     if (this.stopped) return;
+    if (msg.trigger) {
+      this.failed('watchdog', 'the worker asked to be restarted (WATCHDOG=trigger)', true);
+      return;
+    }
     if (msg.watchdog) this.lastBeat = Date.now();
     if (msg.ready && !this.isReady && this.spec.ready.kind === 'notify') this.becameReady();
   }
@@ -114,6 +118,11 @@ export class WorkerMonitor {
     clearTimeout(this.readyTimer);
     clearTimeout(this.probeTimer);
     clearInterval(this.watchdogTimer);
+  }
+
+  private failed(reason: 'startup_timeout' | 'watchdog', detail: string, trigger = false): void {
+    this.stop();
+    this.events.fail(reason, detail, trigger);
   }
 
   private becameReady(): void {
@@ -128,7 +137,7 @@ export class WorkerMonitor {
       () => {
         if (this.stopped) return;
         const age = Date.now() - this.lastBeat;
-        if (age > d) this.events.fail('watchdog', `no heartbeat for ${age} ms (watchdog ${d} ms)`);
+        if (age > d) this.failed('watchdog', `no heartbeat for ${age} ms (watchdog ${d} ms)`);
       },
       Math.max(50, Math.min(1000, Math.floor(d / 4))),
     );

@@ -19,13 +19,17 @@ export interface Slot {
   output: WorkerOutput | undefined;
   /** Process groups of this slot's generations that may still have members. */
   groups: Set<number>;
+  /** corral sent the current process SIGKILL (its exit is then no OOM kill). */
+  killSent: boolean;
+  /** The memory cgroup's OOM-kill count at the current process's spawn. */
+  oomAtSpawn: number | null;
   backoff?: NodeJS.Timeout;
   kill?: NodeJS.Timeout;
   monitor?: WorkerMonitor;
 }
 
 export function newSlot(pool: PoolSpec, index: number): Slot {
-  return { pool, index, w: newWorker(), status: null, usage: null, output: undefined, groups: new Set() };
+  return { pool, index, w: newWorker(), status: null, usage: null, output: undefined, groups: new Set(), killSent: false, oomAtSpawn: null };
 }
 
 /** The groups of these slots that still have members; the others are forgotten. */

@@ -104,6 +104,7 @@ export class Stopper {
         const strays = this.o.descendants();
         if (fx.why === 'second_signal') log.warn({ event: 'stop', action: 'kill' }, 'second stop signal: killing every worker group now');
         else log.warn({ event: 'stop', groups: groups.length, strays: strays.length, grace_ms: graceMs }, 'grace period over: sending SIGKILL');
+        for (const s of this.host.slots) s.killSent = true;
         for (const g of groups) signaller.group(g, 'SIGKILL');
         for (const pid of strays) signaller.pid(pid, 'SIGKILL');
         return;

@@ -11,12 +11,13 @@ import type { PoolSpec, Snapshot } from '../model.js';
 import { Reaper } from '../process/reaper.js';
 import type { ExitStatus } from '../process/status.js';
 import { descendants as procDescendants } from '../process/tree.js';
+import { oomKills } from '../container/cgroup.js';
 import type { HandledSignal } from '../signals/handlers.js';
-import { workerEnv, workerPort } from './env.js';
+import { workerEnv } from './env.js';
+import { recordExit, recordSpawnFailure, seenAtExit, startWatching } from './exits.js';
 import type { Launched } from './launch.js';
 import { next, pidOf, type Effect, type WorkerEvent } from './lifecycle.js';
 import { openNotify, routeNotify } from './notify.js';
-import { WorkerMonitor } from './readiness.js';
 import { reloadPools } from './reload.js';
 import { RollingRestart } from './rolling.js';
 import { Sampler } from './sampler.js';
@@ -25,6 +26,7 @@ import { newSlot, type Slot } from './slot.js';
 import { Stopper } from './stop.js';
 import type { SupervisorOptions } from './options.js';
 import { project } from './view.js';
+import { watchWorker, type WatchHost } from './watch.js';
 
 /** How long to wait for SIGKILLed processes to vanish (a process in D state may never). */
 const KILL_WAIT_MS = 2000;
@@ -45,11 +47,15 @@ export class Supervisor {
   private notifyAddress = '';
   private readonly sampler: Sampler;
   private resolveDone: ((code: number) => void) | undefined;
+  private readonly oomKills: () => number | null;
+  private readonly watchHost: WatchHost;
 
   constructor(private readonly o: SupervisorOptions) {
     this.log = o.logger;
     this.stats = o.stats ?? new Stats();
     this.pools = o.pools;
+    this.oomKills = o.oomKills ?? oomKills;
+    this.watchHost = { log: this.log, stats: this.stats, signaller: o.signaller, dispatch: (slot, e) => { this.dispatch(slot, e); } };
     for (const pool of this.pools) for (let i = 0; i < pool.workers; i++) this.slots.push(newSlot(pool, i));
     this.reaper = new Reaper(o.addon, {
       onExit: (pid, status) => {
@@ -139,9 +145,12 @@ export class Supervisor {
       case 'spawn':
         this.spawn(slot);
         break;
-      case 'signal':
-        for (const pgid of slot.groups) this.o.signaller.group(pgid, e.signal === 'stop' ? slot.pool.stopSignal : 'SIGKILL');
+      case 'signal': {
+        const sig = e.signal === 'stop' ? slot.pool.stopSignal : 'SIGKILL';
+        if (sig === 'SIGKILL') slot.killSent = true;
+        for (const pgid of slot.groups) this.o.signaller.group(pgid, sig);
         break;
+      }
       case 'arm_kill':
         clearTimeout(slot.kill);
         slot.kill = later(this.o.graceMs, () => {
@@ -164,13 +173,9 @@ export class Supervisor {
         if (e.delayMs > 0) this.log.warn({ event: 'backoff', ...who, reason: e.reason, delay_ms: e.delayMs }, `restarting in ${e.delayMs} ms`);
         this.log.info({ event: 'restart', ...who, reason: e.reason, restarts: slot.w.restarts }, `restart (${e.reason})`);
         break;
-      case 'exit': {
-        const { code, signal } = e.status;
-        const lastLines = slot.output?.lastLines();
-        const fields = { event: 'exit', ...who, pid: e.pid, code, signal, reason: e.reason, duration_ms: e.durationMs, ...(lastLines && { last_lines: lastLines }) };
-        this.log.info(fields, `${slot.pool.name}.${slot.index} exited with ${signal ?? `code ${code ?? '?'}`}`);
+      case 'exit':
+        recordExit(this.log, this.stats, slot, e);
         break;
-      }
       case 'final':
         if (this.slots.every((s) => s.w.state.kind === 'exited')) this.stopper.send({ type: 'all_final', at: Date.now() });
         break;
@@ -190,7 +195,7 @@ export class Supervisor {
       launched = this.o.launcher.launch({ pool, index, env, onExit: (pid, status) => { this.onReaped(pid, status); } });
     } catch (err) {
       const code = err instanceof CorralError ? err.exitCode : 1;
-      this.log.error({ event: 'exit', pool: pool.name, worker: index, code, signal: null, reason: 'spawn_failed' }, err instanceof Error ? err.message : String(err));
+      recordSpawnFailure(this.log, this.stats, slot, code, err instanceof Error ? err.message : String(err));
       this.dispatch(slot, { type: 'spawn_failed', status: { code, signal: null }, at });
       return;
     }
@@ -198,28 +203,12 @@ export class Supervisor {
     if (!launched.waited) this.reaper.watch(pid);
     slot.output = launched.output;
     slot.status = null;
+    startWatching(slot, this.oomKills);
     slot.groups.add(pid);
     this.byPid.set(pid, slot);
     this.log.info({ event: 'spawn', pool: pool.name, worker: index, pid, command: pool.command }, `spawned ${pool.name}.${index}`);
     this.dispatch(slot, { type: 'spawned', pid, at });
-    const current = (): boolean => pidOf(slot.w.state) === pid;
-    slot.monitor = new WorkerMonitor(
-      { ready: pool.ready, readyTimeoutMs: pool.readyTimeoutMs, watchdogMs: pool.watchdogMs, port: workerPort(pool, index), index },
-      {
-        ready: () => {
-          if (!current() || slot.w.state.kind !== 'starting') return;
-          this.dispatch(slot, { type: 'ready', at: Date.now() });
-          this.stats.onStartup(pool.name, (Date.now() - at) / 1000);
-          this.log.info({ event: 'ready', pool: pool.name, worker: index, pid, startup_ms: Date.now() - at }, `${pool.name}.${index} ready`);
-        },
-        fail: (reason, detail) => {
-          if (!current()) return;
-          this.log.warn({ event: 'restart', pool: pool.name, worker: index, pid, reason }, `${pool.name}.${index}: ${detail}; restarting`);
-          this.dispatch(slot, { type: 'stop', reason, at: Date.now() });
-        },
-      },
-    );
-    slot.monitor.start();
+    watchWorker(this.watchHost, slot, pid, at);
   }
 
   /** The process is gone; its exit is complete once its output has drained (bounded: a grandchild may hold the pipes). */
@@ -233,7 +222,7 @@ export class Supervisor {
     const done = (): void => {
       clearTimeout(timer);
       const s = slot.w.state;
-      if (s.kind === 'reaped' && s.pid === pid) this.dispatch(slot, { type: 'output_done', at: Date.now() });
+      if (s.kind === 'reaped' && s.pid === pid) this.dispatch(slot, { type: 'output_done', at: Date.now(), seen: seenAtExit(slot, s.status, this.oomKills) });
       this.stopper.poll(false);
     };
     const timer = output ? setTimeout(done, EXIT_OUTPUT_WAIT_MS) : undefined;

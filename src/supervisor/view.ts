@@ -34,7 +34,7 @@ function workerView(s: SlotView): WorkerView {
     state: stateName(st),
     gpu: s.pool.devices?.[s.index] ?? null,
     restarts: s.w.restarts,
-    lastExit: exit && { code: exit.status.code, signal: exit.status.signal, reason: exit.reason, at: exit.at },
+    lastExit: exit && { code: exit.status.code, signal: exit.status.signal, reason: exit.reason, cause: exit.cause, at: exit.at },
     startedAt: proc?.spawnedAt ?? null,
     statusText: s.status,
     cpuSeconds: usage?.cpuSeconds ?? null,

@@ -4,13 +4,18 @@
 //
 // corral (like systemd) gives each worker NOTIFY_SOCKET, a unix datagram socket, and the
 // worker sends newline-separated KEY=VALUE messages: READY=1, WATCHDOG=1, STATUS=text,
-// STOPPING=1 and X_CORRAL_BATCH=<size> <seconds>. Node has no unix datagram sockets, so the
+// STOPPING=1, WATCHDOG=trigger and X_CORRAL_BATCH=<size> <seconds>. Node has no unix datagram sockets, so the
 // datagram goes out through corral's native addon, which the package already builds.
 //
 // Every function is a no-op returning false when NOTIFY_SOCKET is unset (running without
 // corral), sends exactly one datagram, never blocks the event loop (a full receiver drops the
 // message) and never throws: each kind of failure is reported once on stderr and the worker
 // carries on.
+//
+// Hang dumps: under corral (NOTIFY_SOCKET set), importing this module turns on Node's
+// diagnostic report on SIGQUIT, written to stderr: corral sends SIGQUIT (--watchdog-signal)
+// to a worker whose heartbeat stopped, and the report's JavaScript stack lands in the exit
+// record's `dump`. The report is taken from a V8 interrupt, so a busy loop is caught too.
 import { errnoName } from '../process/status.js';
 import { native } from '../native/index.js';
 
@@ -44,6 +49,11 @@ const oneLine = (text: string): string => text.replace(/[\r\n\0]+/g, ' ');
 /** The worker can serve: READY=1, optionally with a STATUS= line in the same datagram. */
 export function ready(statusText?: string): boolean {
   return notify(statusText === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(statusText)}`);
+}
+
+/** WATCHDOG=trigger: the worker knows it is broken; corral restarts it at once (reason watchdog). */
+export function trigger(): boolean {
+  return notify('WATCHDOG=trigger');
 }
 
 /** WATCHDOG=1. Send it from the loop that does the work, so that a hung model stops it. */
@@ -81,4 +91,14 @@ export function listenHandle(): { fd: number } | undefined {
 export function watchdogMs(): number | undefined {
   const usec = Number(process.env.WATCHDOG_USEC);
   return Number.isFinite(usec) && usec > 0 ? usec / 1000 : undefined;
+}
+
+if (process.env.NOTIFY_SOCKET && process.listenerCount('SIGQUIT') === 0) {
+  try {
+    process.report.signal = 'SIGQUIT';
+    process.report.filename = 'stderr';
+    process.report.reportOnSignal = true;
+  } catch {
+    // no diagnostic report in this runtime: no dump, nothing else changes
+  }
 }

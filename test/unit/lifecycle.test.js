@@ -37,7 +37,7 @@ const E = {
 const spawnFailed = [
   { kind: 'backoff', until: 52_000, reason: 'exit' },
   [{ type: 'restart', reason: 'exit', delayMs: 2000 }, { type: 'schedule', at: 52_000 }],
-  { failedStarts: 2, streak: 2, lastExit: { status: { code: 127, signal: null }, reason: 'spawn_failed', at: 50_000 } },
+  { failedStarts: 2, streak: 2, lastExit: { status: { code: 127, signal: null }, reason: 'spawn_failed', cause: 'error', at: 50_000 } },
 ];
 const invalid = 'invalid';
 const noop = 'noop';
@@ -99,11 +99,11 @@ const CELLS = {
     output_done: [
       { kind: 'backoff', until: 32_000, reason: 'exit' },
       [
-        { type: 'exit', pid: 10, status: fail, reason: 'exit', durationMs: 29_000 },
+        { type: 'exit', pid: 10, status: fail, reason: 'exit', cause: 'error', detail: 'exit code 3', durationMs: 29_000 },
         { type: 'restart', reason: 'exit', delayMs: 2000 },
         { type: 'schedule', at: 32_000 },
       ],
-      { failedStarts: 0, streak: 2, lastExit: { status: fail, reason: 'exit', at: 30_000 } },
+      { failedStarts: 0, streak: 2, lastExit: { status: fail, reason: 'exit', cause: 'error', at: 30_000 } },
     ],
     reaped: invalid,
     backoff_done: invalid,
@@ -158,7 +158,13 @@ for (const s of STATE_KINDS) {
 // The cells whose outcome depends on the event's reason or the policy.
 const reaped = (reason, status, at, readyAt = 2000) => ({ ...base, streak: 0, failedStarts: 0, state: { kind: 'reaped', pid: 10, spawnedAt: 1000, readyAt, reason, status, at } });
 const done = { type: 'output_done', at: 99_999 };
-const exitFx = (reason, status, at, spawnedAt = 1000) => ({ type: 'exit', pid: 10, status, reason, durationMs: at - spawnedAt });
+// Without what the shell saw (no lines, no SIGKILL sent, no OOM kill), the cause follows the status or the stop's reason.
+const causeOf = (reason, status) =>
+  ['exit', 'signal'].includes(reason) ? (status.signal === 'SIGKILL' ? ['killed', 'SIGKILL, not sent by corral'] : status.signal !== null || status.code !== 0 ? ['error', status.signal ?? `exit code ${status.code}`] : ['clean', 'exit code 0']) : [reason, status.signal ?? `exit code ${status.code}`];
+const exitFx = (reason, status, at, spawnedAt = 1000) => {
+  const [cause, detail] = causeOf(reason, status);
+  return { type: 'exit', pid: 10, status, reason, cause, detail, durationMs: at - spawnedAt };
+};
 
 const variants = [
   // [name, worker, event, policy, next state kind, effects]
@@ -248,5 +254,5 @@ test('a rolling stop of a worker that ignores it: kill_due sends SIGKILL, the re
   assert.deepEqual(fx, [{ type: 'cancel_kill' }]);
   [w, fx] = next(w, { type: 'output_done', at: 28_002 }, p);
   assert.deepEqual(fx.map((e) => e.type), ['exit', 'restart', 'spawn']);
-  assert.deepEqual(w.lastExit, { status: killed, reason: 'rolling', at: 28_001 });
+  assert.deepEqual(w.lastExit, { status: killed, reason: 'rolling', cause: 'rolling', at: 28_001 });
 });

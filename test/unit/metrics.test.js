@@ -13,6 +13,7 @@ const SPEC = {
   corral_workers_desired: ['gauge', ['pool']],
   corral_worker_ready: ['gauge', ['pool', 'worker']],
   corral_worker_restarts_total: ['counter', ['pool', 'worker', 'reason']],
+  corral_worker_exits_total: ['counter', ['pool', 'cause']],
   corral_worker_startup_duration_seconds: ['histogram', ['pool']],
   corral_worker_cpu_seconds_total: ['counter', ['pool', 'worker']],
   corral_worker_resident_memory_bytes: ['gauge', ['pool', 'worker']],
@@ -114,6 +115,8 @@ function fixture() {
   Stats.inc(stats.restarts, key('main', '2', 'exit'), 3);
   Stats.inc(stats.restarts, key('main', '2', 'watchdog'));
   Stats.inc(stats.restarts, key('main', '1', 'rolling'));
+  Stats.inc(stats.exits, key('main', 'oom_kill'));
+  Stats.inc(stats.exits, key('main', 'clean'), 2);
   Stats.inc(stats.cpuSeconds, key('main', '0'), 41.25);
   Stats.inc(stats.cpuSeconds, key('main', '1'), 7);
   Stats.inc(stats.signalsForwarded, 'SIGWINCH', 2);
