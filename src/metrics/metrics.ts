@@ -193,6 +193,12 @@ export function createMetrics(source: MetricsSource): Metrics {
     c.inc(stats.zombiesReaped);
   });
 
+  // --- Container (SPEC §10) ---------------------------------------------------------------------
+
+  mirroredCounter('corral_container_oom_kills_total', "Processes the kernel's OOM killer killed in corral's memory cgroup (read at each sample).", [], (c) => {
+    c.inc(stats.containerOomKills ?? 0);
+  });
+
   mapCounter('corral_signals_forwarded_total', 'Signals forwarded to workers, by name (SIGTERM, SIGWINCH...).', ['signal'], stats.signalsForwarded);
 
   // --- Logs -----------------------------------------------------------------------------------

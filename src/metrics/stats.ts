@@ -76,6 +76,8 @@ export class Stats {
   /** CPU seconds per pool\0worker, advanced by the delta between samples. */
   readonly cpuSeconds = new Map<string, number>();
   zombiesReaped = 0;
+  /** The OOM-kill count of corral's memory cgroup at the last sample; null: unreadable. */
+  containerOomKills: number | null = null;
   notifyMalformed = 0;
 
   /** corral_worker_startup_duration_seconds{pool}: spawn to ready. */

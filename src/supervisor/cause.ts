@@ -63,7 +63,7 @@ function found(records: readonly string[], phrases: readonly string[]): string |
 export function exitCause(f: ExitFacts): Verdict {
   const { status } = f;
   const sigkill = status.signal === 'SIGKILL';
-  if (sigkill && !f.killSent && f.oomRose) return { cause: 'oom_kill', detail: "SIGKILL from the kernel's OOM killer (the memory cgroup's oom_kill count rose)" };
+  if (sigkill && !f.killSent && f.oomRose) return { cause: 'oom_kill', detail: "the memory cgroup's oom_kill count rose while it ran" };
   if (f.stopReason !== null) return { cause: f.stopReason, detail: statusWords(status) };
   const oom = found(f.lastLines, CUDA_OOM);
   if (oom !== null) return { cause: 'cuda_oom', detail: short(oom) };
@@ -83,7 +83,7 @@ export const CAUSE_WORDS: Readonly<Record<ExitCause, string>> = {
   cuda_oom: 'CUDA out of memory',
   cuda_error: 'CUDA error',
   crash: 'crashed',
-  killed: 'killed (SIGKILL)',
+  killed: 'killed by another process',
   exception: 'uncaught exception',
   error: 'failed',
   clean: 'exited cleanly',

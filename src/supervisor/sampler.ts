@@ -57,6 +57,8 @@ export interface SamplerHooks {
   /** A worker over --max-rss (already logged). */
   overLimit(slot: Slot): void;
   measure?: Measure;
+  /** Reads corral's own cgroup figures, once per round. */
+  container?: () => void;
 }
 
 export class Sampler {
@@ -81,6 +83,7 @@ export class Sampler {
   /** Samples every live worker's tree, one after another; then schedules the next round. */
   async round(): Promise<void> {
     const { slots, stats, log, measure = treeUsage } = this.h;
+    this.h.container?.();
     let cost = 0;
     for (const slot of slots) {
       const pid = pidOf(slot.w.state);

@@ -95,6 +95,7 @@ export class Supervisor {
         this.dispatch(slot, { type: 'stop', reason: 'max_rss', at: Date.now() });
       },
       ...(o.measure && { measure: o.measure }),
+      container: () => { this.stats.containerOomKills = this.oomKills(); },
     });
   }
 

@@ -164,6 +164,7 @@ test('a crashing pool restarts with growing delays, then gives up after 5 failed
   const giveUp = recs.find((x) => x.event === 'give_up');
   assert.ok(giveUp, 'a give_up record');
   assert.match(giveUp.why, /5 failed starts in a row/);
+  assert.match(giveUp.why, /the last: error \(exit code 3\)/);
   assert.equal(giveUp.level, 50);
 });
 

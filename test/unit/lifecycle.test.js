@@ -256,3 +256,20 @@ test('a rolling stop of a worker that ignores it: kill_due sends SIGKILL, the re
   assert.deepEqual(fx.map((e) => e.type), ['exit', 'restart', 'spawn']);
   assert.deepEqual(w.lastExit, { status: killed, reason: 'rolling', cause: 'rolling', at: 28_001 });
 });
+
+test('give_up names the cause of the last failed start, from what the shell saw', () => {
+  const p = policy('always');
+  const tb = 'Traceback (most recent call last):\n  File "serve.py", line 3\ntorch.OutOfMemoryError: CUDA out of memory. Tried to allocate 9.00 GiB';
+  let w = newWorker();
+  let fx = [];
+  for (let i = 0; i < 5; i++) {
+    if (i > 0) [w] = next(w, { type: 'backoff_done', at: i * 100_000 }, p);
+    [w] = next(w, { type: 'spawned', pid: 50 + i, at: i * 100_000 }, p);
+    [w] = next(w, { type: 'reaped', status: fail, at: i * 100_000 + 500 }, p);
+    [w, fx] = next(w, { type: 'output_done', at: i * 100_000 + 501, seen: { killSent: false, oomRose: false, lastLines: [tb] } }, p);
+  }
+  assert.equal(fx[0].cause, 'cuda_oom');
+  assert.match(fx.find((e) => e.type === 'give_up').why, /5 failed starts in a row .*the last: cuda_oom \(torch\.OutOfMemoryError: CUDA out of memory\. Tried to allocate 9\.00 GiB\)/);
+  assert.equal(w.lastExit.cause, 'cuda_oom');
+});
+

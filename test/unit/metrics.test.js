@@ -14,6 +14,7 @@ const SPEC = {
   corral_worker_ready: ['gauge', ['pool', 'worker']],
   corral_worker_restarts_total: ['counter', ['pool', 'worker', 'reason']],
   corral_worker_exits_total: ['counter', ['pool', 'cause']],
+  corral_container_oom_kills_total: ['counter', []],
   corral_worker_startup_duration_seconds: ['histogram', ['pool']],
   corral_worker_cpu_seconds_total: ['counter', ['pool', 'worker']],
   corral_worker_resident_memory_bytes: ['gauge', ['pool', 'worker']],
@@ -117,6 +118,7 @@ function fixture() {
   Stats.inc(stats.restarts, key('main', '1', 'rolling'));
   Stats.inc(stats.exits, key('main', 'oom_kill'));
   Stats.inc(stats.exits, key('main', 'clean'), 2);
+  stats.containerOomKills = 1;
   Stats.inc(stats.cpuSeconds, key('main', '0'), 41.25);
   Stats.inc(stats.cpuSeconds, key('main', '1'), 7);
   Stats.inc(stats.signalsForwarded, 'SIGWINCH', 2);
