@@ -9,6 +9,7 @@
         "src/native/spawn.c",
         "src/native/notify.c",
         "src/native/logfast.c",
+        "src/native/find.c",
         "src/native/tty.c",
         "src/native/fds.c"
       ],

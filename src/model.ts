@@ -70,6 +70,8 @@ export interface WorkerView {
   /** Whole process tree, from the last sample; null before the first. */
   cpuSeconds: number | null;
   rssBytes: number | null;
+  /** A GPU it is placed on is lost (SPEC §9): it does not count as ready. */
+  gpuLost?: boolean;
 }
 
 export interface PoolView {
@@ -86,10 +88,22 @@ export interface Snapshot {
   pools: PoolView[];
 }
 
+/** Ready and serving: state ready, and no GPU of it lost. */
+export function workerReady(w: WorkerView): boolean {
+  return w.state === 'ready' && w.gpuLost !== true;
+}
+
 export function readyCount(pool: PoolView): number {
   let n = 0;
-  for (const w of pool.workers) if (w.state === 'ready') n++;
+  for (const w of pool.workers) if (workerReady(w)) n++;
   return n;
+}
+
+/** The snapshot with the workers placed on a lost GPU (by index or UUID in their CUDA_VISIBLE_DEVICES) marked. */
+export function withLostGpus(snap: Snapshot, lost: ReadonlySet<string>): Snapshot {
+  if (lost.size === 0) return snap;
+  const marked = (w: WorkerView): WorkerView => (w.gpu !== null && w.gpu.split(',').some((d) => lost.has(d.trim())) ? { ...w, gpuLost: true } : w);
+  return { ...snap, pools: snap.pools.map((p) => ({ ...p, workers: p.workers.map(marked) })) };
 }
 
 /** SPEC §5 /readyz and corral_ready: not draining, and every pool has at least min_ready ready workers. */

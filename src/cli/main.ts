@@ -23,6 +23,7 @@ import { createMetrics } from '../metrics/metrics.js';
 import { gpuCollectorFor } from '../gpu/collect.js';
 import { parseInvocation } from './options.js';
 import { preparePools } from './prepare.js';
+import { withLostGpus, type Snapshot } from '../model.js';
 
 declare const __CORRAL_VERSION__: string;
 const FLUSH_TIMEOUT_MS = 10_000;
@@ -169,11 +170,18 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     // time that an unscraped corral does not need). GPU figures are collected whenever
     // nvidia-smi is there, placement or not (SPEC §10).
     let metrics: MetricsRenderer | null = null;
-    const gpu = config.http === null ? null : gpuCollectorFor(gpus.length, process.env);
+    // A lost GPU (SPEC §9) is logged once; the workers placed on it are not ready.
+    const gpu =
+      config.http === null
+        ? null
+        : gpuCollectorFor(gpus, process.env, ({ index, uuid, why }) => {
+            logger.error({ event: 'gpu_lost', gpu: index, uuid, why }, `GPU ${index} (${uuid}) is lost: ${why}; the workers placed on it are not ready`);
+          });
+    const snapshot = (): Snapshot => (gpu ? withLostGpus(sup.snapshot(), gpu.lost()) : sup.snapshot());
     if (config.http !== null) {
       await startHttp(config.http, {
-        snapshot: () => sup.snapshot(),
-        metrics: () => (metrics ??= createMetrics({ snapshot: () => sup.snapshot(), stats, gpu, version: VERSION })),
+        snapshot,
+        metrics: () => (metrics ??= createMetrics({ snapshot, stats, gpu, version: VERSION })),
         version: VERSION,
       });
     }

@@ -28,7 +28,18 @@ export interface GpuSample {
   memoryTotalBytes: number | null;
   powerWatts: number | null;
   temperatureCelsius: number | null;
+  /** The row says `[GPU is lost]` or `Unknown Error` (SPEC §9): the GPU fell off the bus or its driver state is gone. */
+  lost: boolean;
 }
+
+/** A GPU corral knows of (discovered, or seen in a sample) and whether the last answer had it alive. */
+export interface GpuUp {
+  index: number;
+  uuid: string;
+  up: boolean;
+}
+
+const LOST = /GPU is lost|Unknown Error/i;
 
 export const SAMPLE_QUERY = [
   '--query-gpu=index,uuid,name,utilization.gpu,memory.used,memory.total,power.draw,temperature.gpu',
@@ -38,7 +49,6 @@ export const SAMPLE_QUERY = [
 const MIB = 1024 * 1024;
 const MAX_OUTPUT = MIB;
 
-/** Parses the sampling query's output; throws a CorralError (NVIDIA_SMI) on a malformed line. */
 /** A run's samples, or why it gave none. */
 function judge(file: string, timeoutMs: number, r: ExecResult): GpuSample[] | string {
   const said = firstLine(r.stderr, r.stdout);
@@ -48,7 +58,12 @@ function judge(file: string, timeoutMs: number, r: ExecResult): GpuSample[] | st
   if (r.signal !== null) return `${file} was killed by ${r.signal}${saying}`;
   // A driver without a device (or every GPU taken away) is no GPU, not a failing one.
   if (/^No devices were found/im.test(r.stdout)) return [];
-  if (r.code !== 0) return `${file} exited with code ${r.code ?? '?'}${saying}`;
+  if (r.code !== 0) {
+    // With one GPU gone nvidia-smi still prints the others' rows (and a line about the lost
+    // one) and exits non-zero: those rows are the answer.
+    const rows = parseSampleCsv(r.stdout, true);
+    return rows.length > 0 ? rows : `${file} exited with code ${r.code ?? '?'}${saying}`;
+  }
   try {
     return parseSampleCsv(r.stdout);
   } catch (err) {
@@ -56,31 +71,42 @@ function judge(file: string, timeoutMs: number, r: ExecResult): GpuSample[] | st
   }
 }
 
-export function parseSampleCsv(text: string): GpuSample[] {
+/** Parses the sampling query's output; throws a CorralError (NVIDIA_SMI) on a malformed line, or skips it when `lenient`. */
+export function parseSampleCsv(text: string, lenient = false): GpuSample[] {
   const samples: GpuSample[] = [];
   for (const { n, line } of dataLines(text)) {
-    const row = splitRow(line, 2, 5);
-    if (!row) throw malformed(n, line, 'expected 8 columns');
-    const { index, uuid } = indexAndUuid(row, n, line);
-    const columns = ['utilization.gpu', 'memory.used', 'memory.total', 'power.draw', 'temperature.gpu'];
-    const values = row.tail.map((s, i) => {
-      const v = numberField(s);
-      if (v === undefined) throw malformed(n, line, `${columns[i] ?? 'a column'} is not a number`);
-      return v;
-    });
-    const [util = null, used = null, total = null, power = null, temp = null] = values;
-    samples.push({
-      index,
-      uuid,
-      name: row.name,
-      utilizationRatio: util === null ? null : util / 100,
-      memoryUsedBytes: used === null ? null : Math.round(used * MIB),
-      memoryTotalBytes: total === null ? null : Math.round(total * MIB),
-      powerWatts: power,
-      temperatureCelsius: temp,
-    });
+    try {
+      samples.push(sampleRow(n, line));
+    } catch (err) {
+      if (!lenient) throw err;
+    }
   }
   return samples;
+}
+
+function sampleRow(n: number, line: string): GpuSample {
+  const row = splitRow(line, 2, 5);
+  if (!row) throw malformed(n, line, 'expected 8 columns');
+  const { index, uuid } = indexAndUuid(row, n, line);
+  const lost = LOST.test(line);
+  const columns = ['utilization.gpu', 'memory.used', 'memory.total', 'power.draw', 'temperature.gpu'];
+  const values = row.tail.map((s, i) => {
+    const v = numberField(s);
+    if (v === undefined && !lost) throw malformed(n, line, `${columns[i] ?? 'a column'} is not a number`);
+    return v ?? null;
+  });
+  const [util = null, used = null, total = null, power = null, temp = null] = values;
+  return {
+    index,
+    uuid,
+    name: row.name,
+    utilizationRatio: util === null ? null : util / 100,
+    memoryUsedBytes: used === null ? null : Math.round(used * MIB),
+    memoryTotalBytes: total === null ? null : Math.round(total * MIB),
+    powerWatts: power,
+    temperatureCelsius: temp,
+    lost,
+  };
 }
 
 export interface ExecResult {
@@ -142,6 +168,10 @@ export interface CollectorOptions {
   timeoutMs?: number;
   now?: () => number;
   exec?: Exec;
+  /** The GPUs discovered at start: one missing from the first answer is lost too. */
+  known?: readonly { index: number; uuid: string }[];
+  /** Once per GPU that goes from up to lost (absent from the answer, or its row says so). */
+  onLost?: (gpu: { index: number; uuid: string; why: string }) => void;
 }
 
 /**
@@ -149,15 +179,15 @@ export interface CollectorOptions {
  * was discovered and nvidia-smi is nowhere to be found (looked up on PATH with stat(2), not
  * by running it: start-up pays for no fork on a CPU node).
  */
-export function gpuCollectorFor(discovered: number, env: NodeJS.ProcessEnv): GpuCollector | null {
-  if (discovered === 0) {
+export function gpuCollectorFor(discovered: readonly { index: number; uuid: string }[], env: NodeJS.ProcessEnv, onLost?: CollectorOptions['onLost']): GpuCollector | null {
+  if (discovered.length === 0) {
     try {
       resolveCommand(nvidiaSmiPath(env), env);
     } catch {
       return null;
     }
   }
-  return new GpuCollector({ env });
+  return new GpuCollector({ env, known: discovered, ...(onLost && { onLost }) });
 }
 
 export class GpuCollector {
@@ -178,8 +208,13 @@ export class GpuCollector {
   private running: Promise<void> | null = null;
   private runningSince = 0;
   private timer: NodeJS.Timeout | undefined;
+  /** uuid -> index and whether the last answer had it alive. */
+  private readonly known = new Map<string, GpuUp>();
+  private readonly onLost: CollectorOptions['onLost'];
 
   constructor(options: CollectorOptions = {}) {
+    for (const g of options.known ?? []) this.known.set(g.uuid, { index: g.index, uuid: g.uuid, up: true });
+    this.onLost = options.onLost;
     this.intervalMs = options.intervalMs ?? 10_000;
     // A run may not outlast its interval, or every tick would find the last one still going.
     this.timeoutMs = Math.min(options.timeoutMs ?? 5000, this.intervalMs);
@@ -207,6 +242,31 @@ export class GpuCollector {
 
   latest(): GpuSample[] {
     return this.samples;
+  }
+
+  /** Every GPU known, up or not, by index (corral_gpu_up). A failed run changes nothing: it is no answer. */
+  up(): GpuUp[] {
+    return [...this.known.values()].sort((a, b) => a.index - b.index);
+  }
+
+  /** Indexes and UUIDs of the GPUs that are lost now (for the readiness of the workers placed on them). */
+  lost(): Set<string> {
+    const out = new Set<string>();
+    for (const g of this.known.values()) {
+      if (!g.up) out.add(String(g.index)).add(g.uuid);
+    }
+    return out;
+  }
+
+  private judgeUp(samples: readonly GpuSample[]): void {
+    const seen = new Map(samples.map((s) => [s.uuid, s]));
+    for (const s of samples) if (!this.known.has(s.uuid)) this.known.set(s.uuid, { index: s.index, uuid: s.uuid, up: true });
+    for (const g of this.known.values()) {
+      const s = seen.get(g.uuid);
+      const up = s !== undefined && !s.lost;
+      if (g.up && !up) this.onLost?.({ index: g.index, uuid: g.uuid, why: s ? 'nvidia-smi reports it lost ([GPU is lost] / Unknown Error)' : "absent from nvidia-smi's answer" });
+      g.up = up;
+    }
   }
 
   /**
@@ -238,6 +298,7 @@ export class GpuCollector {
       this.fail(outcome);
     } else {
       this.samples = outcome;
+      this.judgeUp(outcome);
       this.sampledAt = this.now();
       this.lastError = null;
     }

@@ -46,6 +46,7 @@ function statusDoc(snap: Snapshot, version: string): unknown {
         status: w.statusText,
         cpu_seconds: w.cpuSeconds === null ? null : Math.round(w.cpuSeconds * 100) / 100,
         rss_bytes: w.rssBytes,
+        ...(w.gpuLost === true && { gpu_lost: true }),
       })),
     };
   }

@@ -3,6 +3,8 @@
 // text lines and traceback records; a JSON line (a structured log or a request log that
 // merely quotes the words in its "msg") is never a match.
 
+import { native } from '../native/index.js';
+
 /** CUDA out of memory: explains an exit; the context stays usable (not sticky). */
 export const CUDA_OOM = ['torch.cuda.OutOfMemoryError', 'torch.OutOfMemoryError', 'CUDA out of memory', 'CUBLAS_STATUS_ALLOC_FAILED', 'cudaErrorMemoryAllocation'] as const;
 
@@ -44,21 +46,50 @@ export function lineWith(text: string, phrases: readonly string[]): string | nul
   return null;
 }
 
+type Finder = (src: Uint8Array, start: number, end: number) => number;
+
+/** Without the addon: one Buffer#indexOf per phrase. */
+function findByIndexOf(src: Uint8Array, start: number, end: number): number {
+  const buf = Buffer.from(src.buffer, src.byteOffset, src.byteLength);
+  let first = -1;
+  for (const needle of CUDA_STICKY_BYTES) {
+    const at = buf.indexOf(needle, start);
+    if (at !== -1 && at + needle.length <= end && (first === -1 || at < first)) first = at;
+  }
+  return first;
+}
+
+let finder: Finder | undefined;
+
+/** The addon's one-pass search (find.c), set up once; indexOf where the addon cannot load. */
+function find(): Finder {
+  if (finder) return finder;
+  try {
+    const addon = native();
+    addon.setPhrases(CUDA_STICKY_BYTES);
+    finder = addon.findPhrase;
+  } catch {
+    finder = findByIndexOf;
+  }
+  return finder;
+}
+
 /**
  * In raw bytes src[start, end): the line holding a sticky CUDA phrase, or null. Cheap when
- * there is none (one Buffer#indexOf per phrase over the read).
+ * there is none: one pass of the addon's multi-phrase search over the read.
  */
-export function stickyIn(src: Buffer, start = 0, end = src.length): string | null {
-  for (const needle of CUDA_STICKY_BYTES) {
-    let at = src.indexOf(needle, start);
-    while (at !== -1 && at < end) {
-      const from = src.lastIndexOf(10, at) + 1;
-      let to = src.indexOf(10, at);
-      if (to === -1 || to > end) to = end;
-      const line = src.toString('utf8', Math.max(from, start), to);
-      if (!isJsonLine(line)) return line.trim();
-      at = src.indexOf(needle, to);
-    }
+export function stickyIn(src: Buffer, start = 0, end = src.length, search: Finder = find()): string | null {
+  let at = search(src, start, end);
+  while (at !== -1) {
+    const from = Math.max(start, src.lastIndexOf(10, at) + 1);
+    let to = src.indexOf(10, at);
+    if (to === -1 || to > end) to = end;
+    const line = src.toString('utf8', from, to);
+    if (!isJsonLine(line)) return line.trim();
+    if (to >= end) return null;
+    at = search(src, to, end);
   }
   return null;
 }
+
+export { findByIndexOf };

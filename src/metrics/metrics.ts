@@ -13,7 +13,7 @@
 import { createRequire } from 'node:module';
 import type { GpuCollector, GpuSample } from '../gpu/collect.js';
 import { isReady, WORKER_STATES, type Snapshot } from '../model.js';
-import { EXIT_CAUSES, RESTART_REASONS } from '../model.js';
+import { EXIT_CAUSES, RESTART_REASONS, workerReady } from '../model.js';
 import type { Histogram, Stats } from './stats.js';
 
 type PromClient = typeof import('prom-client');
@@ -24,7 +24,7 @@ export interface MetricsSource {
   snapshot(): Snapshot;
   stats: Stats;
   /** null when discovery found no GPU (no collector runs). */
-  gpu: Pick<GpuCollector, 'latest' | 'errors'> | null;
+  gpu: Pick<GpuCollector, 'latest' | 'errors' | 'up'> | null;
   version: string;
 }
 
@@ -157,7 +157,7 @@ export function createMetrics(source: MetricsSource): Metrics {
 
   gauge('corral_worker_ready', '1 while the worker is ready, else 0.', ['pool', 'worker'], (g) => {
     for (const pool of snap().pools) {
-      for (const w of pool.workers) g.set({ pool: pool.name, worker: String(w.index) }, w.state === 'ready' ? 1 : 0);
+      for (const w of pool.workers) g.set({ pool: pool.name, worker: String(w.index) }, workerReady(w) ? 1 : 0);
     }
   });
 
@@ -237,6 +237,10 @@ export function createMetrics(source: MetricsSource): Metrics {
       }
     });
   }
+
+  gauge('corral_gpu_up', '1 while nvidia-smi answers for the GPU, 0 once it is absent or reports [GPU is lost] / Unknown Error.', ['gpu', 'uuid'], (g) => {
+    for (const s of source.gpu?.up() ?? []) g.set({ gpu: String(s.index), uuid: s.uuid }, s.up ? 1 : 0);
+  });
 
   gauge('corral_gpu_info', 'One series per GPU, value 1, with its name.', ['gpu', 'uuid', 'name'], (g) => {
     for (const s of source.gpu?.latest() ?? []) g.set({ gpu: String(s.index), uuid: s.uuid, name: s.name }, 1);

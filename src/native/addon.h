@@ -26,6 +26,10 @@ napi_value FrameLines(napi_env env, napi_callback_info info);
 // tracebackHeaders: {header, groupHeader}, the lines frameLines leaves to JS, frozen.
 napi_value traceback_headers(napi_env env);
 
+// find.c: the multi-phrase search of raw reads (sticky CUDA errors).
+napi_value SetPhrases(napi_env env, napi_callback_info info);
+napi_value FindPhrase(napi_env env, napi_callback_info info);
+
 // tty.c: the terminal, process groups and job-control signals.
 napi_value PgroupAlive(napi_env env, napi_callback_info info);
 napi_value Foreground(napi_env env, napi_callback_info info);

@@ -4,6 +4,7 @@
 //   spawn.c    fork and exec of a worker (process group, terminal, groups, fd 3)
 //   notify.c   sd_notify: the receiver corral binds and the sender workers use
 //   logfast.c  the log fast path (frameLines)
+//   find.c     the multi-phrase search of raw reads (setPhrases, findPhrase)
 //   tty.c      the terminal and process groups
 //   fds.c      pipes and the listening socket
 //
@@ -31,6 +32,8 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"ownsTerminal", NULL, OwnsTerminal, NULL, NULL, NULL, napi_default, NULL},
       {"notifyOpen", NULL, NotifyOpen, NULL, NULL, NULL, napi_default, NULL},
       {"frameLines", NULL, FrameLines, NULL, NULL, NULL, napi_default, NULL},
+      {"setPhrases", NULL, SetPhrases, NULL, NULL, NULL, napi_default, NULL},
+      {"findPhrase", NULL, FindPhrase, NULL, NULL, NULL, napi_default, NULL},
       {"notifySend", NULL, NotifySend, NULL, NULL, NULL, napi_default, NULL},
       {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},

@@ -60,6 +60,10 @@ export interface Addon {
    * prefix + line + suffix, stopping at the first line that is not plain (see logfast.c), has
    * no newline yet, or does not fit. res: [stopped at, lines, new dstOff, 1 if dst was full].
    */
+  /** Sets the phrases findPhrase looks for (find.c): 1 to 32, each 2 to 256 bytes. */
+  readonly setPhrases: (phrases: readonly Uint8Array[]) => void;
+  /** The offset of the first phrase in src[start, end), or -1 (Wu-Manber, one pass). */
+  readonly findPhrase: (src: Uint8Array, start: number, end: number) => number;
   readonly frameLines: (src: Uint8Array, start: number, end: number, dst: Uint8Array, dstOff: number, prefix: Uint8Array, suffix: Uint8Array, maxPart: number, res: Uint32Array) => void;
   /** One sd_notify datagram to address (path or '@abstract'), never blocking: 0 or an errno. */
   notifySend(address: string, message: string): number;

@@ -12,6 +12,7 @@ import type { Slot } from './slot.js';
 /** A new process in the slot: nothing sent to it yet; the OOM-kill count to compare with. */
 export function startWatching(slot: Slot, oomKills: () => number | null): void {
   slot.killSent = false;
+  slot.decided = null;
   slot.oomAtSpawn = oomKills();
 }
 
@@ -22,7 +23,7 @@ export function seenAtExit(slot: Slot, status: ExitStatus, oomKills: () => numbe
     const now = oomKills();
     oomRose = now !== null && now > (slot.oomAtSpawn ?? 0);
   }
-  return { killSent: slot.killSent, oomRose, lastLines: slot.output?.lastLines() ?? [] };
+  return { killSent: slot.killSent, oomRose, lastLines: slot.output?.lastLines() ?? [], decided: slot.decided };
 }
 
 /** The exit record (level 30, SPEC §4) and corral_worker_exits_total{pool,cause}. */

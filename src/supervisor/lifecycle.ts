@@ -36,8 +36,12 @@ export interface LastExit {
   at: number;
 }
 
-/** What the shell saw of a process besides its status, for its exit cause (cause.ts). */
-export type Seen = Pick<ExitFacts, 'killSent' | 'oomRose' | 'lastLines'>;
+/**
+ * What the shell saw of a process besides its status, for its exit cause (cause.ts).
+ * `decided`: a stop corral had decided but not yet signalled (the hang dump's wait before a
+ * watchdog stop); a process that dies meanwhile ends as that stop.
+ */
+export type Seen = Pick<ExitFacts, 'killSent' | 'oomRose' | 'lastLines'> & { decided?: StopReason | null };
 const NOTHING_SEEN: Seen = { killSent: false, oomRose: false, lastLines: [] };
 
 export interface Worker {
@@ -178,13 +182,15 @@ function stopAgain(w: Worker, s: Extract<WorkerState, { kind: 'stopping' | 'reap
 /** The exit is complete: report it, then restart or not. */
 function exitDone(w: Worker, s: Extract<WorkerState, { kind: 'reaped' }>, e: Extract<WorkerEvent, { type: 'output_done' }>, p: Policy): Result {
   const { status, at } = s;
-  const reason: ExitReason = s.reason ?? (status.signal !== null ? 'signal' : 'exit');
-  const verdict = exitCause({ status, stopReason: s.reason, ...(e.seen ?? NOTHING_SEEN) });
+  const seen = e.seen ?? NOTHING_SEEN;
+  const stopReason = s.reason ?? seen.decided ?? null;
+  const reason: ExitReason = stopReason ?? (status.signal !== null ? 'signal' : 'exit');
+  const verdict = exitCause({ status, stopReason, killSent: seen.killSent, oomRose: seen.oomRose, lastLines: seen.lastLines });
   const report: Effect = { type: 'exit', pid: s.pid, status, reason, cause: verdict.cause, detail: verdict.detail, durationMs: at - s.spawnedAt };
   const stayedReady = s.readyAt !== null && at - s.readyAt >= STREAK_RESET_MS;
   const base: Worker = { ...w, streak: stayedReady ? 0 : w.streak, lastExit: { status, reason, cause: verdict.cause, at } };
   const prepend = ([next, effects]: Result): Result => [next, [report, ...effects]];
-  switch (s.reason) {
+  switch (stopReason) {
     case null:
       return prepend(onItsOwn(base, status, verdict, at, s.readyAt === null || at - s.spawnedAt < FAILED_START_WINDOW_MS, p));
     case 'shutdown':
@@ -197,7 +203,7 @@ function exitDone(w: Worker, s: Extract<WorkerState, { kind: 'reaped' }>, e: Ext
       ];
     default:
       // watchdog, startup_timeout, max_rss, cuda_error: corral's own decision, with the backoff.
-      return prepend(backOff(base, s.reason, at, p));
+      return prepend(backOff(base, stopReason, at, p));
   }
 }
 

@@ -2,7 +2,7 @@
 // state is the truth (its pid is the live process); the rest is what the shell hangs on it.
 
 import type { WorkerOutput } from '../logs/worker-output.js';
-import type { PoolSpec } from '../model.js';
+import type { PoolSpec, StopReason } from '../model.js';
 import type { Signaller } from '../process/groups.js';
 import { newWorker, type Worker } from './lifecycle.js';
 import type { WorkerMonitor } from './readiness.js';
@@ -23,13 +23,15 @@ export interface Slot {
   killSent: boolean;
   /** The memory cgroup's OOM-kill count at the current process's spawn. */
   oomAtSpawn: number | null;
+  /** A stop corral decided for the current process but has not signalled yet (the hang dump's wait). */
+  decided: StopReason | null;
   backoff?: NodeJS.Timeout;
   kill?: NodeJS.Timeout;
   monitor?: WorkerMonitor;
 }
 
 export function newSlot(pool: PoolSpec, index: number): Slot {
-  return { pool, index, w: newWorker(), status: null, usage: null, output: undefined, groups: new Set(), killSent: false, oomAtSpawn: null };
+  return { pool, index, w: newWorker(), status: null, usage: null, output: undefined, groups: new Set(), killSent: false, oomAtSpawn: null, decided: null };
 }
 
 /** The groups of these slots that still have members; the others are forgotten. */

@@ -82,6 +82,8 @@ export function watchWorker(host: WatchHost, slot: Slot, pid: number, at: number
 function dumpThenStop(host: WatchHost, slot: Slot, pid: number, sig: NodeJS.Signals, live: () => boolean, stop: () => void): void {
   const output = slot.output;
   output?.startDump();
+  // A worker without a handler for the signal dies of it: that is still the watchdog's stop.
+  slot.decided = 'watchdog';
   host.signaller.group(pid, sig);
   const started = Date.now();
   let seen = 0;

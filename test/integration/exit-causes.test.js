@@ -71,6 +71,19 @@ test('a watchdog stop sends SIGQUIT first: the exit record\'s dump names the fun
   await c.exited;
 });
 
+test('a hung worker without a handler for the dump signal dies of it: still the watchdog\'s stop and restart', { timeout: 30_000 }, async () => {
+  // notify.py does not use the helper: SIGQUIT keeps its default action and ends it.
+  const c = runCorral(['--ready', 'notify', '--watchdog', '1s', '--restart', 'never', '--', 'python3', fixture('notify.py'), '--beats', '3']);
+  await until(() => c.records().some((r) => r.event === 'restart' && r.reason === 'watchdog' && r.delay_ms === undefined && r.restarts !== undefined), { timeoutMs: 20_000, what: 'the watchdog restart' });
+  const rec = exitOf(c, 'main');
+  assert.equal(rec.signal, 'SIGQUIT', JSON.stringify(rec));
+  assert.equal(rec.cause, 'watchdog');
+  assert.equal(rec.reason, 'watchdog');
+  assert.deepEqual(rec.dump, []);
+  await c.kill('SIGTERM');
+  await c.exited;
+});
+
 test('--watchdog-signal off: nothing is sent before the watchdog stop, and there is no dump', { timeout: 30_000 }, async () => {
   const c = runCorral(['--ready', 'notify', '--watchdog', '1s', '--watchdog-signal', 'off', '--restart', 'never', '--', 'python3', exits, 'hang']);
   await until(() => exitOf(c, 'main'), { timeoutMs: 20_000, what: 'the watchdog exit' });
@@ -124,6 +137,36 @@ test('a JSON request log that merely quotes the words is not a CUDA error', { ti
   // The helper's output and corral's verdict come from the same read: give corral's loop a turn.
   await until(async () => (await http(port, '/readyz')).status === 200, { what: 'ready' });
   assert.ok(!c.records().some((r) => r.event === 'cuda_error' || r.event === 'restart'), c.out.stderr);
+  await c.kill('SIGTERM');
+  await c.exited;
+});
+
+test('a fake nvidia-smi that loses GPU 1: corral_gpu_up{gpu="1"} 0, the worker on GPU 1 not ready, one gpu_lost record', { timeout: 60_000 }, async () => {
+  const lostFile = join(dir, 'lost-gpu');
+  const port = 9990 + Math.floor(Math.random() * 9);
+  const c = runCorral(['--http', `127.0.0.1:${port}`, '--workers', 'gpu', '--min-ready', '3', '--', 'sleep', '120'], {
+    env: { CORRAL_NVIDIA_SMI: fixture('nvidia-smi-4gpu'), FAKE_NVIDIA_SMI_LOST: lostFile },
+  });
+  await until(async () => sample((await http(port, '/metrics')).body ?? '', 'corral_gpu_up', { gpu: '1' }) === 1, { timeoutMs: 15_000, what: 'GPU 1 up' });
+  assert.equal(sample((await http(port, '/metrics')).body, 'corral_worker_ready', { pool: 'main', worker: '1' }), 1);
+  writeFileSync(lostFile, 'lost 1\n');
+  // The collector samples every 10 s.
+  let metrics = '';
+  await until(async () => {
+    metrics = (await http(port, '/metrics')).body ?? '';
+    return sample(metrics, 'corral_gpu_up', { gpu: '1' }) === 0;
+  }, { timeoutMs: 25_000, intervalMs: 200, what: 'GPU 1 down' });
+  assert.equal(sample(metrics, 'corral_worker_ready', { pool: 'main', worker: '1' }), 0, 'the worker on GPU 1 is not ready');
+  assert.equal(sample(metrics, 'corral_worker_ready', { pool: 'main', worker: '0' }), 1);
+  const readyz = JSON.parse((await http(port, '/readyz')).body);
+  assert.equal(readyz.pools.main.ready, 3);
+  assert.equal(readyz.ready, true, 'min_ready 3 still holds');
+  const status = JSON.parse((await http(port, '/status')).body);
+  assert.equal(status.pools.main.workers[1].gpu_lost, true);
+  const lost = c.records().filter((r) => r.event === 'gpu_lost');
+  assert.equal(lost.length, 1, c.out.stderr);
+  assert.equal(lost[0].gpu, 1);
+  assert.equal(lost[0].level, 50);
   await c.kill('SIGTERM');
   await c.exited;
 });

@@ -91,6 +91,7 @@ describe('parsing', () => {
         memoryTotalBytes: 81559 * MIB,
         powerWatts: 612.45,
         temperatureCelsius: 71,
+        lost: false,
       },
       {
         index: 1,
@@ -101,6 +102,7 @@ describe('parsing', () => {
         memoryTotalBytes: 40960 * MIB,
         powerWatts: null,
         temperatureCelsius: null,
+        lost: true,
       },
     ]);
     throwsCorral(() => parseSampleCsv(`0, ${UUIDS[0]}, H100, 81559`), 'NVIDIA_SMI', /expected 8 columns/);
@@ -278,8 +280,36 @@ describe('collector', () => {
       memoryTotalBytes: 81559 * MIB,
       powerWatts: 612.45,
       temperatureCelsius: 71,
+      lost: false,
     });
     assert.equal(s[3].utilizationRatio, 1);
+  });
+
+  test('a lost GPU: [GPU is lost] in its row, or absent from the answer (non-zero exit with the other rows): up 0, onLost once', async () => {
+    const file = join(tmp, 'lost-gpu');
+    const env = { ...smi('nvidia-smi-4gpu'), FAKE_NVIDIA_SMI_LOST: file };
+    const lostSeen = [];
+    const known = UUIDS.map((uuid, index) => ({ index, uuid }));
+    const c = new GpuCollector({ env, known, onLost: (g) => lostSeen.push(g) });
+    await c.collect();
+    assert.deepEqual(c.up().map((g) => g.up), [true, true, true, true]);
+    writeFileSync(file, 'lost 1\n');
+    await c.collect();
+    await c.collect();
+    assert.deepEqual(c.up().map((g) => g.up), [true, false, true, true]);
+    assert.deepEqual([...c.lost()].sort(), ['1', UUIDS[1]].sort());
+    assert.equal(lostSeen.length, 1, 'logged once');
+    assert.match(lostSeen[0].why, /GPU is lost/);
+    writeFileSync(file, 'gone 2\n');
+    await c.collect();
+    assert.equal(c.errors, 0, 'the other rows are an answer');
+    assert.equal(c.latest().length, 3);
+    assert.deepEqual(c.up().map((g) => g.up), [true, true, false, true], 'GPU 1 answers again');
+    assert.match(lostSeen[1].why, /absent/);
+    // A GPU discovered at start but missing from the very first answer is lost too.
+    const first = new GpuCollector({ env, known, onLost: () => undefined });
+    await first.collect();
+    assert.equal(first.up()[2].up, false);
   });
 
   test('[N/A] fields are null', async () => {

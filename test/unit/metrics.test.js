@@ -33,6 +33,7 @@ const SPEC = {
   corral_gpu_power_watts: ['gauge', ['gpu', 'uuid']],
   corral_gpu_temperature_celsius: ['gauge', ['gpu', 'uuid']],
   corral_gpu_info: ['gauge', ['gpu', 'uuid', 'name']],
+  corral_gpu_up: ['gauge', ['gpu', 'uuid']],
   corral_gpu_collect_errors_total: ['counter', []],
   corral_build_info: ['gauge', ['version', 'node']],
 };
@@ -153,7 +154,8 @@ function fixture() {
       temperatureCelsius: null,
     },
   ];
-  const gpu = { errors: 2, latest: () => samples };
+  // GPU 2 was discovered and is lost: it has no figures, only corral_gpu_up 0.
+  const gpu = { errors: 2, latest: () => samples, up: () => [...samples.map((s) => ({ index: s.index, uuid: s.uuid, up: true })), { index: 2, uuid: 'GPU-cccc', up: false }] };
   const source = { snapshot: () => view, stats, gpu, version: '9.8.7' };
   return { source, view, stats, gpu, samples };
 }
@@ -278,6 +280,8 @@ describe('metrics', () => {
     assert.equal(value(p, 'corral_gpu_temperature_celsius', g1), undefined);
     assert.equal(value(p, 'corral_gpu_info', { ...g0, name: 'NVIDIA H100 80GB HBM3' }), 1);
     assert.equal(value(p, 'corral_gpu_info', { ...g1, name: 'NVIDIA H100 80GB HBM3' }), 1);
+    assert.equal(value(p, 'corral_gpu_up', g0), 1);
+    assert.equal(value(p, 'corral_gpu_up', { gpu: '2', uuid: 'GPU-cccc' }), 0);
     assert.equal(value(p, 'corral_build_info', { version: '9.8.7', node: process.versions.node }), 1);
   });
 
