@@ -2,7 +2,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { exitCause } from '../../dist/supervisor/cause.js';
-import { lineWith, stickyIn, CUDA_STICKY } from '../../dist/logs/faults.js';
+import { findByIndexOf, lineWith, stickyIn, CUDA_STICKY } from '../../dist/logs/faults.js';
 
 const facts = (status, more = {}) => ({ status, stopReason: null, killSent: false, oomRose: false, lastLines: [], ...more });
 const kill = { code: null, signal: 'SIGKILL' };
@@ -41,4 +41,28 @@ test('a JSON line never matches, even when it quotes the words', () => {
   assert.equal(stickyIn(Buffer.from(`${quoted}\nplain\n`)), null);
   assert.equal(stickyIn(Buffer.from(`${quoted}\nRuntimeError: CUDA error: device-side assert triggered\nnext\n`)), 'RuntimeError: CUDA error: device-side assert triggered');
   assert.equal(stickyIn(Buffer.from('[rank0]: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error\n')), '[rank0]: NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled system error');
+});
+
+test("the addon's phrase search finds what Buffer#indexOf finds, at any offset, split or not", () => {
+  // A small alphabet makes near-misses common: every shift of the table is exercised.
+  let seed = 12345;
+  const rand = (n) => {
+    seed = (seed * 1103515245 + 12345) % 2 ** 31;
+    return seed % n;
+  };
+  const alphabet = 'CUDA error: NCCL device-side assert unspecified launch ECC Watchdog\n{}';
+  for (let round = 0; round < 2000; round++) {
+    let text = '';
+    const len = rand(300);
+    for (let i = 0; i < len; i++) text += alphabet[rand(alphabet.length)];
+    if (rand(3) === 0) {
+      const p = CUDA_STICKY[rand(CUDA_STICKY.length)];
+      const at = rand(text.length + 1);
+      text = text.slice(0, at) + p + text.slice(at);
+    }
+    const buf = Buffer.from(text);
+    const start = rand(buf.length + 1);
+    const end = start + rand(buf.length - start + 1);
+    assert.equal(stickyIn(buf, start, end), stickyIn(buf, start, end, findByIndexOf), `round ${round}: ${JSON.stringify(text)} [${start}, ${end})`);
+  }
 });
