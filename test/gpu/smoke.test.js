@@ -138,3 +138,40 @@ test('GPU smoke: the Python example with torch on every GPU, placement, GPU and 
   t.diagnostic(summary);
   process.stderr.write(`# gpu-smoke: ${summary}\n`);
 });
+
+// SPEC §9 on a real device: a device-side assert (an index out of range on a CUDA tensor)
+// leaves the worker alive and its context poisoned: corral restarts it with cuda_error. An
+// allocation larger than the GPU, uncaught, ends the worker with cause cuda_oom.
+const FAULTS = `
+import os, sys, time, torch
+sys.path.insert(0, ${JSON.stringify(join(root, 'examples', 'python-batch-worker'))})
+import corral_notify
+corral_notify.ready()
+if sys.argv[1] == "assert":
+    try:
+        t = torch.zeros(4, device="cuda")
+        t[torch.tensor([10], device="cuda")] = 1
+        torch.cuda.synchronize()
+    except RuntimeError as e:
+        print(f"RuntimeError: {e}", file=sys.stderr, flush=True)
+    while True:
+        time.sleep(0.1)
+else:
+    free, total = torch.cuda.mem_get_info()
+    torch.empty(int(total * 2), dtype=torch.uint8, device="cuda")
+`;
+
+test('GPU: a real device-side assert restarts the worker (cuda_error); a real CUDA OOM is cause cuda_oom', { skip: why, timeout: 180_000 }, async () => {
+  const a = runCorral(['--ready', 'notify', '--restart', 'always', '--', pyFound.py, '-c', FAULTS, 'assert'], { env: { CUDA_LAUNCH_BLOCKING: '1' } });
+  await until(() => a.records().some((r) => r.event === 'exit'), { timeoutMs: 120_000, what: 'the cuda_error exit' });
+  const stop = a.records().find((r) => r.event === 'restart' && r.reason === 'cuda_error');
+  assert.ok(stop, a.out.stderr.slice(-3000));
+  assert.equal(a.records().find((r) => r.event === 'exit').cause, 'cuda_error');
+  await a.kill('SIGTERM');
+  await a.exited;
+
+  const o = runCorral(['--ready', 'notify', '--', pyFound.py, '-c', FAULTS, 'oom']);
+  await o.exited;
+  const exit = o.records().find((r) => r.event === 'exit' && r.worker === 0);
+  assert.equal(exit?.cause, 'cuda_oom', o.out.stderr.slice(-3000));
+});
