@@ -26,25 +26,43 @@ export interface ProcessRoom {
   used: number;
 }
 
-/**
- * The tightest process limit that applies to corral, or null. A worker needs at least one
- * task; one that cannot have it fails every start with EAGAIN.
- */
-export function processRoom(uid: number = process.getuid?.() ?? 0): ProcessRoom | null {
-  let used = 1;
-  let nproc: number | null = null;
-  try {
-    used = ownTasks(readFileSync('/proc/self/status', 'latin1'));
-    if (uid !== 0) nproc = nprocLimit(readFileSync('/proc/self/limits', 'latin1'));
-  } catch {
-    // not Linux, or /proc hidden: no check
-  }
-  const pids = pidsLimit();
+/** What the limits are made of, as read from /proc and the cgroup. */
+export interface LimitReadings {
+  uid: number;
+  /** /proc/self/limits, or null when unreadable. */
+  limits: string | null;
+  /** /proc/self/status, or null. */
+  status: string | null;
+  /** The cgroup's pids.max, or null for none. */
+  pidsMax: number | null;
+}
+
+/** Pure: the tightest process limit that applies, or null. RLIMIT_NPROC does not bind root. */
+export function roomFrom(r: LimitReadings): ProcessRoom | null {
+  const used = r.status === null ? 1 : ownTasks(r.status);
+  const nproc = r.uid === 0 || r.limits === null ? null : nprocLimit(r.limits);
+  const pids = r.pidsMax;
   if (nproc !== null && (pids === null || nproc <= pids)) {
     return { limit: nproc, what: 'the process limit of this user (RLIMIT_NPROC)', hint: 'raise it (`ulimit -u`, `docker run --ulimit nproc=N`) or run fewer workers', used };
   }
   if (pids !== null) {
-    return { limit: pids, what: "the container's pids limit (cgroup pids.max)", hint: 'raise it (`docker run --pids-limit`, the pod\'s pid limit) or run fewer workers', used };
+    return { limit: pids, what: "the container's pids limit (cgroup pids.max)", hint: "raise it (`docker run --pids-limit`, the pod's pid limit) or run fewer workers", used };
   }
   return null;
+}
+
+function readOrNull(file: string): string | null {
+  try {
+    return readFileSync(file, 'latin1');
+  } catch {
+    return null; // not Linux, or /proc hidden: no check
+  }
+}
+
+/**
+ * The tightest process limit that applies to corral, or null. A worker needs at least one
+ * task; one that cannot have it fails every start with EAGAIN.
+ */
+export function processRoom(): ProcessRoom | null {
+  return roomFrom({ uid: process.getuid?.() ?? 0, limits: readOrNull('/proc/self/limits'), status: readOrNull('/proc/self/status'), pidsMax: pidsLimit() });
 }

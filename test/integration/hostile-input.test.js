@@ -3,11 +3,13 @@
 // count, terminal escapes in a worker's STATUS text), each kept fixed by a test.
 import assert from 'node:assert/strict';
 import { execFileSync, spawnSync } from 'node:child_process';
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
 import { visible } from '../../dist/cli/client.js';
+import { locateCgroups } from '../../dist/container/cgroup.js';
+import { roomFrom } from '../../dist/process/limits.js';
 import { corralBin, fixture, killAll, runCorral, runToEnd, until } from '../helpers.js';
 
 afterEach(killAll);
@@ -76,17 +78,45 @@ test('corral status shows control and bidi characters of a STATUS text, never ob
   await c.exited;
 });
 
-test('more workers than the process limit allows is a usage error before any spawn', () => {
-  // A non-root user under `ulimit -u 12` (RLIMIT_NPROC counts the user's tasks; root is exempt).
-  const run = (nproc, workers) =>
-    spawnSync('setpriv', ['--reuid', '65534', '--regid', '65534', '--clear-groups', 'prlimit', `--nproc=${nproc}`, process.execPath, corralBin, '--http', 'off', '--gpus', 'none', '--workers', String(workers), '--', 'sleep', '0.1'], {
+test("more workers than the container's pids limit allows is a usage error before any spawn", (t) => {
+  // A pids cgroup of its own (docker run --pids-limit 40), below the one this test runs in.
+  const own = locateCgroups(readFileSync('/proc/self/cgroup', 'utf8'), readFileSync('/proc/self/mountinfo', 'utf8'));
+  const parent = own.v2 !== null && existsSync(join(own.v2, 'cgroup.subtree_control')) && readFileSync(join(own.v2, 'cgroup.controllers'), 'utf8').includes('pids') ? own.v2 : own.pids;
+  const cg = parent && join(parent, `corral-pids-${process.pid}`);
+  try {
+    if (!cg) throw new Error('no pids controller mounted');
+    mkdirSync(cg);
+    writeFileSync(join(cg, 'pids.max'), '40');
+  } catch (err) {
+    t.skip(`cannot make a pids cgroup here: ${err.message}`);
+    return;
+  }
+  const run = (workers) =>
+    spawnSync('sh', ['-c', `echo $$ > ${join(cg, 'cgroup.procs')} && exec "$0" "$@"`, process.execPath, corralBin, '--http', 'off', '--gpus', 'none', '--workers', String(workers), '--restart', 'never', '--', 'sleep', '0.1'], {
       encoding: 'utf8',
-      timeout: 20_000,
+      timeout: 30_000,
       env: { ...process.env, CORRAL_LOG_FORMAT: 'json' },
     });
-  const r = run(12, 20);
-  assertUsage({ code: r.status, stderr: r.stderr }, /20 workers cannot start: the process limit of this user \(RLIMIT_NPROC\) is 12 .*ulimit -u/);
-  assert.doesNotMatch(r.stderr, /"event":"spawn"/);
-  const ok = run(200, 2);
-  assert.match(ok.stderr, /"event":"spawn"/, ok.stderr);
+  try {
+    const r = run(60);
+    assertUsage({ code: r.status, stderr: r.stderr }, /60 workers cannot start: the container's pids limit \(cgroup pids.max\) is 40 and corral itself uses \d+ .*--pids-limit/);
+    assert.doesNotMatch(r.stderr, /"event":"spawn"/);
+    const ok = run(2);
+    assert.equal(ok.status, 0, ok.stderr);
+    assert.match(ok.stderr, /"event":"spawn"/);
+  } finally {
+    rmdirSync(cg);
+  }
+});
+
+test('RLIMIT_NPROC binds a non-root user only; the tighter limit wins', () => {
+  const limits = (n) => `Limit                     Soft Limit           Hard Limit           Units     \nMax processes             ${n}                 ${n}                 processes \n`;
+  const status = 'Name:\tnode\nThreads:\t11\n';
+  assert.equal(roomFrom({ uid: 0, limits: limits(12), status, pidsMax: null }), null, 'root is exempt');
+  assert.deepEqual(
+    { ...roomFrom({ uid: 1000, limits: limits(12), status, pidsMax: 64 }), hint: undefined },
+    { limit: 12, what: 'the process limit of this user (RLIMIT_NPROC)', used: 11, hint: undefined },
+  );
+  assert.equal(roomFrom({ uid: 1000, limits: limits(100), status, pidsMax: 64 }).limit, 64);
+  assert.equal(roomFrom({ uid: 1000, limits: limits('unlimited'), status: null, pidsMax: null }), null);
 });
