@@ -67,6 +67,8 @@ export interface WorkerView {
   startedAt: number | null;
   /** Last STATUS= text. */
   statusText: string | null;
+  /** Last X_CORRAL_QUEUE= of the live process, or null. */
+  queueDepth: number | null;
   /** Whole process tree, from the last sample; null before the first. */
   cpuSeconds: number | null;
   rssBytes: number | null;

@@ -12,7 +12,7 @@
 // - SIGTERM: keeps accepting what is already queued on the shared socket, then stops accepting,
 //   answers every request it took, and exits 0.
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import { batch, heartbeat, listenHandle, ready, status, stopping, watchdogMs } from 'corral/worker';
+import { batch, heartbeat, listenHandle, queue as reportQueue, ready, status, stopping, watchdogMs } from 'corral/worker';
 
 const WORKER = Number(process.env.CORRAL_WORKER ?? '0');
 const MAX_BATCH = Number(process.env.MAX_BATCH ?? '8');
@@ -66,6 +66,7 @@ interface Pending {
 }
 
 const queue: Pending[] = [];
+let waiting = 0;
 let wake: (() => void) | undefined;
 let closed = false; // the server is closed and every connection has ended
 
@@ -175,6 +176,10 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     reply(res, 400, { error: `bad request: ${(err as Error).message}` });
     return;
   }
+  // Requests taken and not answered yet (queued, or in the batch being run): the queue depth
+  // corral serves as corral_queue_depth, the figure to autoscale on (queue() sends at most 20
+  // datagrams a second, the latest value always).
+  reportQueue(++waiting);
   try {
     const { output, batchSize } = await new Promise<{ output: number[]; batchSize: number }>((resolve, reject) => {
       enqueue({ inputs, resolve, reject });
@@ -182,6 +187,8 @@ async function handle(req: IncomingMessage, res: ServerResponse): Promise<void> 
     reply(res, 200, { outputs: output, batch_size: batchSize, worker: WORKER, device: 'cpu' });
   } catch (err) {
     reply(res, 500, { error: (err as Error).message });
+  } finally {
+    reportQueue(--waiting);
   }
 }
 

@@ -10,6 +10,8 @@ sends it newline-separated KEY=VALUE messages:
     WATCHDOG=trigger           the worker knows it is broken: corral restarts it now
     X_CORRAL_BATCH=<n> <secs>  one inference batch (feeds corral_batch_size and
                                corral_batch_duration_seconds in /metrics)
+    X_CORRAL_QUEUE=<n>         requests waiting in the worker (corral_queue_depth, the
+                               metric to autoscale on)
 
 Every function here is a no-op when NOTIFY_SOCKET is unset (running without corral), sends
 exactly one datagram, and never raises: a failed send is reported once on stderr and the
@@ -30,6 +32,8 @@ import os
 import signal
 import socket
 import sys
+import threading
+import time
 
 _sock = None  # one unbound datagram socket, reused for every send
 _warned = False
@@ -73,6 +77,42 @@ def heartbeat():
 def batch(size, seconds):
     """One inference batch of `size` items that took `seconds`."""
     return _send(f"X_CORRAL_BATCH={int(size)} {float(seconds):.6f}")
+
+
+QUEUE_EVERY = 0.05  # at most 20 X_CORRAL_QUEUE datagrams a second
+_queue_lock = threading.Lock()
+_queue_sent_at = 0.0
+_queue_pending = None  # the latest value not sent yet
+_queue_timer = None
+
+
+def _queue_flush():
+    global _queue_sent_at, _queue_pending, _queue_timer
+    with _queue_lock:
+        n, _queue_pending, _queue_timer = _queue_pending, None, None
+        if n is None:
+            return
+        _queue_sent_at = time.monotonic()
+    _send(f"X_CORRAL_QUEUE={n}")
+
+
+def queue(n):
+    """Requests waiting in the worker now. Call it on every change: at most 20 datagrams a
+    second go out, and the latest value always does (a trailing send, from a timer thread)."""
+    global _queue_pending, _queue_timer
+    if not os.environ.get("NOTIFY_SOCKET"):
+        return False
+    with _queue_lock:
+        _queue_pending = max(0, int(n))
+        wait = _queue_sent_at + QUEUE_EVERY - time.monotonic()
+        if wait > 0:
+            if _queue_timer is None:
+                _queue_timer = threading.Timer(wait, _queue_flush)
+                _queue_timer.daemon = True
+                _queue_timer.start()
+            return True
+    _queue_flush()
+    return True
 
 
 def status(text):

@@ -111,6 +111,19 @@ class Request:
 requests = queue.Queue()
 closing = threading.Event()  # set once no new request can arrive
 
+# Requests taken and not answered yet (queued, or in the batch being run): the worker's queue
+# depth, reported to corral on every change (corral_queue_depth, the figure to autoscale on;
+# the helper sends at most 20 datagrams a second, the latest value always).
+waiting = 0
+waiting_lock = threading.Lock()
+
+
+def count_waiting(delta):
+    global waiting
+    with waiting_lock:
+        waiting += delta
+        corral_notify.queue(waiting)
+
 
 def batching_loop(run):
     """Collects batches and runs the model. Heartbeats come from here on purpose."""
@@ -174,8 +187,10 @@ class Handler(BaseHTTPRequestHandler):
             req = Request(inputs)
         except (ValueError, KeyError, TypeError) as err:
             return self.reply(400, {"error": f"bad request: {err}"})
+        count_waiting(+1)
         requests.put(req)
         req.done.wait()
+        count_waiting(-1)
         if req.error:
             return self.reply(500, {"error": req.error})
         self.reply(200, {"outputs": req.output, "batch_size": req.batch_size, "worker": WORKER, "device": DEVICE})

@@ -47,6 +47,23 @@ interface StatusWorker {
   last_exit?: { code: number | null; signal: string | null; reason: string; cause?: string } | null;
 }
 
+interface StatusContainer {
+  memory_limit_bytes?: number | null;
+  memory_usage_bytes?: number | null;
+  oom_kills?: number | null;
+  cpu_limit_cores?: number | null;
+  cpu_throttled_seconds?: number | null;
+}
+
+/** `container: memory 1024MiB of 8192MiB, 0 OOM kills; CPU limit 1.5 cores, throttled 3.2s`. */
+export function containerLine(c: StatusContainer): string {
+  const mem = `memory ${mib(c.memory_usage_bytes)} of ${c.memory_limit_bytes == null ? 'no limit' : mib(c.memory_limit_bytes)}`;
+  const ooms = c.oom_kills == null ? '' : `, ${c.oom_kills} OOM kill${c.oom_kills === 1 ? '' : 's'}`;
+  const cpu = c.cpu_limit_cores == null ? 'CPU limit -' : `CPU limit ${Math.round(c.cpu_limit_cores * 100) / 100} cores`;
+  const thr = c.cpu_throttled_seconds == null ? '' : `, throttled ${c.cpu_throttled_seconds.toFixed(1)}s`;
+  return `container: ${mem}${ooms}; ${cpu}${thr}`;
+}
+
 function mib(bytes: number | null | undefined): string {
   return bytes == null ? '-' : `${Math.round(bytes / 2 ** 20)}MiB`;
 }
@@ -82,7 +99,7 @@ export async function status(http: HostPort, print: (fd: number, s: string) => v
     print(2, `corral: status: ${r.status} from ${http.host}:${http.port}`);
     return 1;
   }
-  let doc: { pools?: Record<string, { workers?: StatusWorker[] }> };
+  let doc: { pools?: Record<string, { workers?: StatusWorker[] }>; container?: StatusContainer | null };
   try {
     doc = JSON.parse(r.body) as typeof doc;
   } catch {
@@ -109,5 +126,6 @@ export async function status(http: HostPort, print: (fd: number, s: string) => v
   }
   const widths = rows[0]?.map((_, i) => Math.max(...rows.map((row) => (row[i] ?? '').length))) ?? [];
   print(1, rows.map((row) => row.map((c, i) => c.padEnd(widths[i] ?? 0)).join('  ').trimEnd()).join('\n'));
+  if (doc.container) print(1, containerLine(doc.container));
   return 0;
 }

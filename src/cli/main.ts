@@ -98,8 +98,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       case 'check-config':
         // Users and commands are checked too; no socket is bound and no GPU is looked for
         // (a config is often checked where it is built, not where it runs).
-        preparePools(inv.config, null, process.env);
-        print(1, effectiveConfigJson(inv.config));
+        print(1, effectiveConfigJson(inv.config, preparePools(inv.config, null, process.env).threads));
         return 0;
       case 'probe':
         return await probe(inv.target, inv.http, print);
@@ -181,6 +180,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     if (config.http !== null) {
       await startHttp(config.http, {
         snapshot,
+        container: () => stats.container,
         metrics: () => (metrics ??= createMetrics({ snapshot, stats, gpu, version: VERSION })),
         version: VERSION,
       });

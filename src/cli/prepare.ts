@@ -12,6 +12,9 @@ import { resolveCommand } from '../process/spawn.js';
 import { resolveUser } from '../process/user.js';
 import { errnoName } from '../process/status.js';
 import { processRoom } from '../process/limits.js';
+import { cpus } from 'node:os';
+import { readContainer } from '../container/cgroup.js';
+import { threadsPerWorker, threadVars } from '../container/threads.js';
 import type { PoolSpec } from '../model.js';
 
 /**
@@ -30,6 +33,8 @@ export interface Prepared {
   gpus: Gpu[];
   /** `host:port` -> fd of every listening socket the pools use. */
   sockets: Map<string, number>;
+  /** Threads per worker of each pool, in order (null: none set). */
+  threads: (number | null)[];
 }
 
 /**
@@ -119,7 +124,19 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
     };
   });
   if (!checkOnly) checkProcessRoom(total);
-  return { pools, gpus, sockets: heldOut };
+  const threads = planThreads(config, pools, total, checkOnly);
+  return { pools: pools.map((p, i) => ({ ...p, env: { ...p.env, ...threadVars(threads[i] ?? null, env, p.env ?? {}) } })), gpus, sockets: heldOut, threads };
+}
+
+/**
+ * Threads per worker of each pool (null: none set). `auto` divides the container's CPU limit
+ * by the workers of all pools; in check-config, where a pool of `workers = "gpu"` has no count
+ * yet, `auto` is then unknown (null).
+ */
+function planThreads(config: Config, pools: readonly PoolSpec[], total: number, checkOnly: boolean): (number | null)[] {
+  const unknown = checkOnly && config.pools.some((p) => p.workers === 'gpu');
+  const cpuLimit = config.pools.some((p) => p.threads === 'auto') && !unknown ? readContainer(cpus().length).cpuLimitCores : null;
+  return config.pools.map((p, i) => (pools[i] === undefined ? null : threadsPerWorker(p.threads, cpuLimit, total)));
 }
 
 /** Workers that cannot all exist would fail their starts one by one with EAGAIN: say so now. */

@@ -36,6 +36,7 @@ function pool(p: PoolConfig): Record<string, unknown> {
     watchdog: p.watchdogMs === null ? null : formatDuration(p.watchdogMs),
     watchdog_signal: p.watchdogSignal,
     on_cuda_error: p.onCudaError,
+    threads: p.threads,
     listen: address(p.listen),
     port_base: p.portBase,
     stop_signal: p.stopSignal,
@@ -48,8 +49,12 @@ function pool(p: PoolConfig): Record<string, unknown> {
   };
 }
 
-/** Pretty JSON of the effective configuration; `null` marks a setting that is off. */
-export function effectiveConfigJson(config: Config): string {
+/**
+ * Pretty JSON of the effective configuration; `null` marks a setting that is off. With
+ * `threads` (check-config), each pool also shows `threads_per_worker`: what its workers' OMP,
+ * MKL and OPENBLAS_NUM_THREADS would be here (null: none set, or unknown before GPUs are found).
+ */
+export function effectiveConfigJson(config: Config, threads?: readonly (number | null)[]): string {
   const out = {
     source: config.source,
     http: address(config.http),
@@ -58,7 +63,7 @@ export function effectiveConfigJson(config: Config): string {
     log_format: config.logFormat,
     log_level: config.logLevel,
     feedback_file: config.feedbackFile,
-    pools: Object.fromEntries(config.pools.map((p) => [p.name, pool(p)])),
+    pools: Object.fromEntries(config.pools.map((p, i) => [p.name, threads ? { ...pool(p), threads_per_worker: threads[i] ?? null } : pool(p)])),
   };
   return JSON.stringify(out, null, 2);
 }

@@ -164,6 +164,7 @@ function resolvePool(
   const watchdog = src.read(POOL.watchdog, table, null);
   const watchdogSignal = src.read(POOL.watchdogSignal, table, 'SIGQUIT');
   const onCudaError = src.read(POOL.onCudaError, table, 'restart');
+  const threads = src.read(POOL.threads, table, 'auto');
   const listen = src.read(POOL.listen, table, null);
   const portBase = src.read(POOL.portBase, table, null);
   const stopSignal = src.read(POOL.stopSignal, table, 'SIGTERM');
@@ -205,6 +206,7 @@ function resolvePool(
     watchdogMs: watchdog.value,
     watchdogSignal: watchdogSignal.value,
     onCudaError: onCudaError.value,
+    threads: threads.value,
     listen: listen.value,
     portBase: portBase.value,
     stopSignal: stopSignal.value,

@@ -46,6 +46,7 @@ export const POOL = {
   watchdog: def('watchdog', v.optionalDurationMs),
   watchdogSignal: def('watchdog_signal', v.optionalSignal),
   onCudaError: def('on_cuda_error', v.onCudaError),
+  threads: def('threads', v.threads),
   listen: def('listen', v.listen),
   portBase: def('port_base', v.portBase),
   stopSignal: def('stop_signal', v.signal),

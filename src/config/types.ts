@@ -29,6 +29,8 @@ export interface PoolConfig {
   watchdogSignal: NodeJS.Signals | null;
   /** What a sticky CUDA error line does (SPEC §9). */
   onCudaError: 'restart' | 'ignore';
+  /** OMP/MKL/OPENBLAS_NUM_THREADS per worker (SPEC §10). */
+  threads: 'auto' | 'off' | number;
   /** The socket corral binds and passes to every worker as fd 3; null: none. */
   listen: HostPort | null;
   /** Worker i gets PORT=portBase+i; null: no PORT. */

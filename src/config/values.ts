@@ -218,6 +218,18 @@ export const signal: ValueParser<NodeJS.Signals> = (v) => {
   return sig;
 };
 
+/** --threads: "auto", "off" or a thread count per worker. */
+export const threads: ValueParser<'auto' | 'off' | number> = (v) => {
+  const expected = `"auto", "off" or a positive integer up to ${MAX_WORKERS}`;
+  if (typeof v === 'string') {
+    const s = v.trim().toLowerCase();
+    if (s === 'auto' || s === 'off') return s;
+  }
+  const n = typeof v === 'number' ? v : typeof v === 'string' && /^\s*\d+\s*$/.test(v) ? Number(v) : NaN;
+  if (!Number.isInteger(n) || n < 1 || n > MAX_WORKERS) throw new Invalid(expected);
+  return n;
+};
+
 export const onCudaError: ValueParser<'restart' | 'ignore'> = (v) => {
   const s = text(v, '"restart" or "ignore"').toLowerCase();
   if (s === 'restart' || s === 'ignore') return s;

@@ -8,6 +8,7 @@
 // spawn and exit, never per line.
 
 import { readFileSync } from 'node:fs';
+import { cpus } from 'node:os';
 import { join } from 'node:path';
 
 export interface CgroupDirs {
@@ -117,4 +118,102 @@ export function pidsLimit(dirs: CgroupDirs = ownCgroups()): number | null {
     if (n !== null) return n;
   }
   return null;
+}
+
+/** corral's container as its cgroup describes it (SPEC §10); null where there is no limit or no file. */
+export interface ContainerFigures {
+  memoryLimitBytes: number | null;
+  memoryUsageBytes: number | null;
+  oomKills: number | null;
+  /** min(quota ÷ period, cpuset size, online CPUs). */
+  cpuLimitCores: number | null;
+  cpuThrottledSeconds: number | null;
+}
+
+/** v1 reports "no limit" as a huge page-rounded number (9223372036854771712); anything past 2^60 bytes is none. */
+const NO_V1_LIMIT = 2 ** 60;
+
+/** `0-3,8,10-11` -> 7; null when malformed or empty. */
+export function cpusetSize(list: string): number | null {
+  let n = 0;
+  for (const part of list.trim().split(',')) {
+    if (part === '') continue;
+    const m = /^(\d+)(?:-(\d+))?$/.exec(part);
+    if (!m) return null;
+    const a = Number(m[1]);
+    const b = m[2] === undefined ? a : Number(m[2]);
+    if (b < a) return null;
+    n += b - a + 1;
+  }
+  return n > 0 ? n : null;
+}
+
+function readText(file: string): string | null {
+  try {
+    return readFileSync(file, 'latin1').trim();
+  } catch {
+    return null;
+  }
+}
+
+/** The first of the files (in the first directory that has it) that can be read. */
+function first(...files: (string | null)[]): string | null {
+  for (const f of files) {
+    if (f === null) continue;
+    const t = readText(f);
+    if (t !== null) return t;
+  }
+  return null;
+}
+
+const at = (dir: string | null, name: string): string | null => (dir === null ? null : join(dir, name));
+
+function memoryLimit(d: CgroupDirs): number | null {
+  const v2 = readText(at(d.v2, 'memory.max') ?? '');
+  if (v2 !== null) return /^\d+$/.test(v2) ? Number(v2) : null; // "max": none
+  const v1 = readText(at(d.memory, 'memory.limit_in_bytes') ?? '');
+  if (v1 === null || !/^\d+$/.test(v1)) return null;
+  const n = Number(v1);
+  return n >= NO_V1_LIMIT ? null : n;
+}
+
+function cpuQuotaCores(d: CgroupDirs): number | null {
+  const v2 = readText(at(d.v2, 'cpu.max') ?? '');
+  if (v2 !== null) {
+    const [quota, period] = v2.split(/\s+/);
+    return quota === undefined || period === undefined || quota === 'max' || !(Number(period) > 0) ? null : Number(quota) / Number(period);
+  }
+  const quota = Number(readText(at(d.cpu, 'cpu.cfs_quota_us') ?? '') ?? NaN);
+  const period = Number(readText(at(d.cpu, 'cpu.cfs_period_us') ?? '') ?? NaN);
+  return Number.isFinite(quota) && quota > 0 && period > 0 ? quota / period : null;
+}
+
+function throttledSeconds(d: CgroupDirs): number | null {
+  const v2 = readKey(at(d.v2, 'cpu.stat') ?? '', 'throttled_usec');
+  if (v2 !== null) return v2 / 1e6;
+  const v1 = readKey(at(d.cpu, 'cpu.stat') ?? '', 'throttled_time');
+  return v1 === null ? null : v1 / 1e9;
+}
+
+/** corral's own container, bounded by the CPUs online. */
+export function ownContainer(): ContainerFigures {
+  return readContainer(cpus().length);
+}
+
+/**
+ * Reads the figures: a handful of small files, synchronously (microseconds each); called on
+ * the sampler's timer, never on a scrape. `onlineCpus` bounds the CPU limit (a container
+ * without a quota or cpuset gets the machine).
+ */
+export function readContainer(onlineCpus: number, d: CgroupDirs = ownCgroups()): ContainerFigures {
+  const usageText = first(at(d.v2, 'memory.current'), at(d.memory, 'memory.usage_in_bytes'));
+  const cpus = first(at(d.v2, 'cpuset.cpus.effective'), at(d.cpuset, 'cpuset.effective_cpus'), at(d.cpuset, 'cpuset.cpus'));
+  const limits = [cpuQuotaCores(d), cpus === null ? null : cpusetSize(cpus), onlineCpus > 0 ? onlineCpus : null].filter((x): x is number => x !== null);
+  return {
+    memoryLimitBytes: memoryLimit(d),
+    memoryUsageBytes: usageText !== null && /^\d+$/.test(usageText) ? Number(usageText) : null,
+    oomKills: oomKills(d),
+    cpuLimitCores: limits.length > 0 ? Math.min(...limits) : null,
+    cpuThrottledSeconds: throttledSeconds(d),
+  };
 }

@@ -6,6 +6,7 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { CorralError } from '../errors.js';
 import type { HostPort } from '../config/types.js';
+import type { ContainerFigures } from '../container/cgroup.js';
 import { isReady, readyCount, type Snapshot } from '../model.js';
 
 export interface MetricsRenderer {
@@ -18,6 +19,8 @@ export interface HttpSource {
   /** The metrics registry (built on first use); null when it cannot be had yet. */
   metrics(): MetricsRenderer | null;
   version: string;
+  /** corral's cgroup at the last sample (SPEC §10), for /status. */
+  container?: () => ContainerFigures | null;
 }
 
 /** Ready: not draining, and every pool has at least min_ready ready workers. */
@@ -25,6 +28,24 @@ export function readiness(snap: Snapshot): { ready: boolean; pools: Record<strin
   const pools: Record<string, { ready: number; total: number; min_ready: number }> = {};
   for (const p of snap.pools) pools[p.name] = { ready: readyCount(p), total: p.desired, min_ready: p.minReady };
   return { ready: isReady(snap), pools };
+}
+
+/** SPEC §10's `container` object; null where there is no limit or no figure. */
+function containerDoc(c: ContainerFigures | null): Record<string, number | null> {
+  return {
+    memory_limit_bytes: c?.memoryLimitBytes ?? null,
+    memory_usage_bytes: c?.memoryUsageBytes ?? null,
+    oom_kills: c?.oomKills ?? null,
+    cpu_limit_cores: c?.cpuLimitCores ?? null,
+    cpu_throttled_seconds: c?.cpuThrottledSeconds ?? null,
+  };
+}
+
+/** The pool's queue: the sum of what its live workers last reported; null when none did. */
+function queueSum(p: Snapshot['pools'][number]): number | null {
+  let sum: number | null = null;
+  for (const w of p.workers) if (typeof w.queueDepth === 'number') sum = (sum ?? 0) + w.queueDepth;
+  return sum;
 }
 
 function statusDoc(snap: Snapshot, version: string): unknown {
@@ -35,6 +56,7 @@ function statusDoc(snap: Snapshot, version: string): unknown {
       desired: p.desired,
       min_ready: p.minReady,
       ready: readyCount(p),
+      queue_depth: queueSum(p),
       workers: p.workers.map((w) => ({
         index: w.index,
         pid: w.pid,
@@ -44,6 +66,7 @@ function statusDoc(snap: Snapshot, version: string): unknown {
         last_exit: w.lastExit,
         uptime_s: w.startedAt === null ? null : Math.round((now - w.startedAt) / 100) / 10,
         status: w.statusText,
+        queue_depth: w.queueDepth,
         cpu_seconds: w.cpuSeconds === null ? null : Math.round(w.cpuSeconds * 100) / 100,
         rss_bytes: w.rssBytes,
         ...(w.gpuLost === true && { gpu_lost: true }),
@@ -91,7 +114,7 @@ async function handle(src: HttpSource, req: IncomingMessage, res: ServerResponse
       return;
     }
     case '/status':
-      send(res, 200, JSON_TYPE, JSON.stringify(statusDoc(snap, src.version)) + '\n', head);
+      send(res, 200, JSON_TYPE, JSON.stringify({ ...(statusDoc(snap, src.version) as object), container: containerDoc(src.container?.() ?? null) }) + '\n', head);
       return;
     case '/metrics': {
       const m = src.metrics();

@@ -11,6 +11,7 @@
 // rate() needs.
 
 import { createRequire } from 'node:module';
+import type { ContainerFigures } from '../container/cgroup.js';
 import type { GpuCollector, GpuSample } from '../gpu/collect.js';
 import { isReady, WORKER_STATES, type Snapshot } from '../model.js';
 import { EXIT_CAUSES, RESTART_REASONS, workerReady } from '../model.js';
@@ -179,6 +180,12 @@ export function createMetrics(source: MetricsSource): Metrics {
     stats.cpuSeconds,
   );
 
+  gauge('corral_queue_depth', 'Requests waiting in the worker, as it last reported (X_CORRAL_QUEUE).', ['pool', 'worker'], (g) => {
+    for (const pool of snap().pools) {
+      for (const w of pool.workers) if (typeof w.queueDepth === 'number') g.set({ pool: pool.name, worker: String(w.index) }, w.queueDepth);
+    }
+  });
+
   gauge('corral_worker_resident_memory_bytes', "Resident memory of the worker's whole process tree, at the last sample.", ['pool', 'worker'], (g) => {
     for (const pool of snap().pools) {
       for (const w of pool.workers) {
@@ -195,8 +202,26 @@ export function createMetrics(source: MetricsSource): Metrics {
 
   // --- Container (SPEC §10) ---------------------------------------------------------------------
 
-  mirroredCounter('corral_container_oom_kills_total', "Processes the kernel's OOM killer killed in corral's memory cgroup (read at each sample).", [], (c) => {
-    c.inc(stats.containerOomKills ?? 0);
+  // Read on the sampler's timer (every 2 s), never on a scrape. No limit: no series.
+  const container = (): ContainerFigures | null => stats.container;
+  // A labelless prom-client gauge always has a value (0 after reset): these are rendered by
+  // hand, so that "no limit" is no series.
+  const containerGauge = (name: string, help: string, pick: (c: ContainerFigures) => number | null): void => {
+    const get = (): { name: string; help: string; type: 'gauge'; aggregator: 'sum'; values: { labels: Record<string, string>; value: number }[] } => {
+      const c = container();
+      const v = c ? pick(c) : null;
+      return { name, help, type: 'gauge', aggregator: 'sum', values: v === null ? [] : [{ labels: {}, value: v }] };
+    };
+    registry.registerMetric({ name, help, type: 'gauge', aggregator: 'sum', get } as unknown as import('prom-client').Metric);
+  };
+  containerGauge('corral_container_memory_limit_bytes', "The memory limit of corral's cgroup (v2 memory.max, v1 memory.limit_in_bytes).", (c) => c.memoryLimitBytes);
+  containerGauge('corral_container_memory_usage_bytes', "Memory in use in corral's cgroup (v2 memory.current, v1 memory.usage_in_bytes).", (c) => c.memoryUsageBytes);
+  containerGauge('corral_container_cpu_limit_cores', 'CPUs the container may use: the smallest of quota ÷ period, the cpuset size and the CPUs online.', (c) => c.cpuLimitCores);
+  mirroredCounter('corral_container_oom_kills_total', "Processes the kernel's OOM killer killed in corral's memory cgroup.", [], (c) => {
+    c.inc(container()?.oomKills ?? 0);
+  });
+  mirroredCounter('corral_container_cpu_throttled_seconds_total', "Time corral's cgroup was throttled by its CPU quota (cpu.stat).", [], (c) => {
+    c.inc(container()?.cpuThrottledSeconds ?? 0);
   });
 
   mapCounter('corral_signals_forwarded_total', 'Signals forwarded to workers, by name (SIGTERM, SIGWINCH...).', ['signal'], stats.signalsForwarded);

@@ -4,6 +4,7 @@
 // (histograms are bucket counts from the start: exact for any number of observations, in
 // constant memory).
 
+import type { ContainerFigures } from '../container/cgroup.js';
 /** SPEC §5: spawn to ready. */
 export const STARTUP_BUCKETS: readonly number[] = [1, 2.5, 5, 10, 30, 60, 120, 300, 600, 1200];
 
@@ -76,8 +77,8 @@ export class Stats {
   /** CPU seconds per pool\0worker, advanced by the delta between samples. */
   readonly cpuSeconds = new Map<string, number>();
   zombiesReaped = 0;
-  /** The OOM-kill count of corral's memory cgroup at the last sample; null: unreadable. */
-  containerOomKills: number | null = null;
+  /** corral's cgroup at the last sample (SPEC §10); null before the first. */
+  container: ContainerFigures | null = null;
   notifyMalformed = 0;
 
   /** corral_worker_startup_duration_seconds{pool}: spawn to ready. */

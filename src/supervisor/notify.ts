@@ -20,6 +20,8 @@ export interface NotifyMessage {
   errno?: number;
   /** X_CORRAL_BATCH=<size> <seconds>: one inference batch. */
   batch?: { size: number; seconds: number };
+  /** X_CORRAL_QUEUE=<n>: requests waiting in the worker (SPEC §10). */
+  queue?: number;
 }
 
 /** Parses one datagram; unknown keys are ignored, malformed values dropped. */
@@ -55,6 +57,10 @@ export function parseNotify(text: string): { msg: NotifyMessage; malformed: stri
         else malformed.push(line);
         break;
       }
+      case 'X_CORRAL_QUEUE':
+        if (/^\d{1,15}$/.test(value)) msg.queue = Number(value);
+        else malformed.push(line);
+        break;
       case 'X_CORRAL_BATCH': {
         const m = /^\s*(\d+)\s+(\d+(?:\.\d+)?(?:e-?\d+)?)\s*$/.exec(value);
         if (m) msg.batch = { size: Number(m[1]), seconds: Number(m[2]) };
@@ -109,6 +115,7 @@ export function applyNotify(slot: Slot, msg: NotifyMessage, stats: Stats, log: L
   const who = { event: 'notify', pool: slot.pool.name, worker: slot.index };
   if (msg.batch) stats.onBatch(slot.pool.name, msg.batch.size, msg.batch.seconds);
   if (msg.status !== undefined) slot.status = msg.status;
+  if (msg.queue !== undefined) slot.queue = msg.queue;
   if (msg.stopping) log.info(who, `${name} is stopping`);
   if (msg.errno !== undefined) log.warn({ ...who, errno: msg.errno }, `${name} reported errno ${msg.errno}`);
   slot.monitor?.notify(msg);

@@ -2,6 +2,7 @@
 // outside world (addon, launcher, signaller, process tree, clock-free /proc readings)
 // injected, so the supervisor can be unit-tested against a fake process table.
 
+import type { ContainerFigures } from '../container/cgroup.js';
 import type { Logger } from '../logs/logger.js';
 import type { Stats } from '../metrics/stats.js';
 import type { PoolSpec } from '../model.js';
@@ -32,4 +33,6 @@ export interface SupervisorOptions {
   env?: NodeJS.ProcessEnv;
   /** The OOM-kill count of corral's memory cgroup; default: read from the cgroup (container/cgroup.ts). */
   oomKills?: () => number | null;
+  /** corral's cgroup figures, read on the sampler's timer; default: container/cgroup.ts. */
+  container?: () => ContainerFigures;
 }

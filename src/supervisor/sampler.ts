@@ -69,6 +69,8 @@ export class Sampler {
 
   start(delayMs = SAMPLE_MS): void {
     if (this.stopped) return;
+    // The container's figures are there from the start (later, once per round).
+    if (this.timer === undefined) this.h.container?.();
     this.timer = setTimeout(() => {
       void this.round();
     }, delayMs);

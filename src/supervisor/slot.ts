@@ -14,6 +14,8 @@ export interface Slot {
   w: Worker;
   /** Last STATUS= text. */
   status: string | null;
+  /** Last X_CORRAL_QUEUE= of the current process. */
+  queue: number | null;
   usage: Usage | null;
   /** The current generation's output (earlier ones may still drain). */
   output: WorkerOutput | undefined;
@@ -31,7 +33,7 @@ export interface Slot {
 }
 
 export function newSlot(pool: PoolSpec, index: number): Slot {
-  return { pool, index, w: newWorker(), status: null, usage: null, output: undefined, groups: new Set(), killSent: false, oomAtSpawn: null, decided: null };
+  return { pool, index, w: newWorker(), status: null, queue: null, usage: null, output: undefined, groups: new Set(), killSent: false, oomAtSpawn: null, decided: null };
 }
 
 /** The groups of these slots that still have members; the others are forgotten. */

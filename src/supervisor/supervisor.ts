@@ -11,7 +11,7 @@ import type { PoolSpec, Snapshot } from '../model.js';
 import { Reaper } from '../process/reaper.js';
 import type { ExitStatus } from '../process/status.js';
 import { descendants as procDescendants } from '../process/tree.js';
-import { oomKills } from '../container/cgroup.js';
+import { oomKills, ownContainer } from '../container/cgroup.js';
 import type { HandledSignal } from '../signals/handlers.js';
 import { workerEnv } from './env.js';
 import { recordExit, recordSpawnFailure, seenAtExit, startWatching } from './exits.js';
@@ -95,7 +95,7 @@ export class Supervisor {
         this.dispatch(slot, { type: 'stop', reason: 'max_rss', at: Date.now() });
       },
       ...(o.measure && { measure: o.measure }),
-      container: () => { this.stats.containerOomKills = this.oomKills(); },
+      container: () => { this.stats.container = (o.container ?? ownContainer)(); },
     });
   }
 
@@ -204,6 +204,7 @@ export class Supervisor {
     if (!launched.waited) this.reaper.watch(pid);
     slot.output = launched.output;
     slot.status = null;
+    slot.queue = null;
     startWatching(slot, this.oomKills);
     slot.groups.add(pid);
     this.byPid.set(pid, slot);

@@ -12,6 +12,7 @@ export interface SlotView {
   w: Worker;
   /** Last STATUS= text. */
   status: string | null;
+  queue: number | null;
   usage: Usage | null;
 }
 
@@ -37,6 +38,7 @@ function workerView(s: SlotView): WorkerView {
     lastExit: exit && { code: exit.status.code, signal: exit.status.signal, reason: exit.reason, cause: exit.cause, at: exit.at },
     startedAt: proc?.spawnedAt ?? null,
     statusText: s.status,
+    queueDepth: pid === null ? null : s.queue,
     cpuSeconds: usage?.cpuSeconds ?? null,
     rssBytes: usage?.rssBytes ?? null,
   };

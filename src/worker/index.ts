@@ -1,11 +1,12 @@
 // corral/worker: the worker's side of corral's protocol, for Node.js workers.
 //
-//   import { ready, heartbeat, batch, status, stopping, listenHandle } from 'corral/worker';
+//   import { ready, heartbeat, batch, queue, status, stopping, listenHandle } from 'corral/worker';
 //
 // corral (like systemd) gives each worker NOTIFY_SOCKET, a unix datagram socket, and the
 // worker sends newline-separated KEY=VALUE messages: READY=1, WATCHDOG=1, STATUS=text,
-// STOPPING=1, WATCHDOG=trigger and X_CORRAL_BATCH=<size> <seconds>. Node has no unix datagram sockets, so the
-// datagram goes out through corral's native addon, which the package already builds.
+// STOPPING=1, WATCHDOG=trigger, X_CORRAL_BATCH=<size> <seconds> and X_CORRAL_QUEUE=<n>. Node
+// has no unix datagram sockets, so the datagram goes out through corral's native addon, which
+// the package already builds.
 //
 // Every function is a no-op returning false when NOTIFY_SOCKET is unset (running without
 // corral), sends exactly one datagram, never blocks the event loop (a full receiver drops the
@@ -49,6 +50,33 @@ const oneLine = (text: string): string => text.replace(/[\r\n\0]+/g, ' ');
 /** The worker can serve: READY=1, optionally with a STATUS= line in the same datagram. */
 export function ready(statusText?: string): boolean {
   return notify(statusText === undefined ? 'READY=1' : `READY=1\nSTATUS=${oneLine(statusText)}`);
+}
+
+const QUEUE_EVERY_MS = 50; // at most 20 X_CORRAL_QUEUE datagrams a second
+let queueSentAt = 0;
+let queuePending: number | undefined;
+let queueTimer: NodeJS.Timeout | undefined;
+
+function flushQueue(): boolean {
+  queueTimer = undefined;
+  const n = queuePending;
+  queuePending = undefined;
+  if (n === undefined) return false;
+  queueSentAt = performance.now();
+  return notify(`X_CORRAL_QUEUE=${n}`);
+}
+
+/**
+ * Requests waiting in the worker now (corral_queue_depth, the metric to autoscale on). Call it
+ * on every change: at most 20 datagrams a second go out, and the latest value always does.
+ */
+export function queue(n: number): boolean {
+  if (!process.env.NOTIFY_SOCKET || !Number.isFinite(n)) return false;
+  queuePending = Math.max(0, Math.trunc(n));
+  const wait = queueSentAt + QUEUE_EVERY_MS - performance.now();
+  if (wait <= 0) return flushQueue();
+  queueTimer ??= setTimeout(flushQueue, wait).unref();
+  return true;
 }
 
 /** WATCHDOG=trigger: the worker knows it is broken; corral restarts it at once (reason watchdog). */

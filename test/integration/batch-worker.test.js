@@ -37,7 +37,22 @@ test('batch server under corral: ready via notify, batched answers, batch metric
   assert.equal((await http(lp, '/health')).status, 200);
 
   // ~40 concurrent requests: every one answered, 16 outputs each, some in shared batches.
+  // Meanwhile the workers' queues (X_CORRAL_QUEUE) show in corral_queue_depth.
+  // (The registry is built on the first scrape: before the burst, so no scrape misses it.)
+  await http(hp, '/metrics');
+  let maxQueue = 0;
+  let loading = true;
+  const watching = (async () => {
+    while (loading) {
+      const m = (await http(hp, '/metrics')).body ?? '';
+      for (const w of ['0', '1']) maxQueue = Math.max(maxQueue, sample(m, 'corral_queue_depth', { pool: 'main', worker: w }) ?? 0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => infer(lp, i)));
+  loading = false;
+  await watching;
+  assert.ok(maxQueue > 0, `a non-zero queue was reported under load (max ${maxQueue})`);
   const workers = new Set();
   assertBatchedAnswers(results, 8);
   for (const r of results) workers.add(JSON.parse(r.body).worker);

@@ -58,7 +58,22 @@ test('node-worker under corral: ready and STATUS via notify, heartbeats, batchin
   for (const w of status.pools.main.workers) assert.equal(w.status, 'serving on cpu, max batch 8, max wait 30 ms');
   assert.equal((await http(lp, '/health')).status, 200);
 
+  // Meanwhile the workers' queues (X_CORRAL_QUEUE, via corral/worker's queue()) show in corral_queue_depth.
+  // (The registry is built on the first scrape: before the burst, so no scrape misses it.)
+  await http(hp, '/metrics');
+  let maxQueue = 0;
+  let loading = true;
+  const watching = (async () => {
+    while (loading) {
+      const m = (await http(hp, '/metrics')).body ?? '';
+      for (const w of ['0', '1']) maxQueue = Math.max(maxQueue, sample(m, 'corral_queue_depth', { pool: 'main', worker: w }) ?? 0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => infer(lp, i)));
+  loading = false;
+  await watching;
+  assert.ok(maxQueue > 0, `a non-zero queue was reported under load (max ${maxQueue})`);
   assertBatchedAnswers(results, 8);
   // Same input, same output, whichever worker and batch.
   assert.deepEqual(JSON.parse((await infer(lp, 3)).body).outputs, JSON.parse(results[3].body).outputs);

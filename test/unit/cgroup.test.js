@@ -3,7 +3,9 @@ import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { locateCgroups, oomKills, pidsLimit } from '../../dist/container/cgroup.js';
+import { cpusetSize, locateCgroups, oomKills, pidsLimit, readContainer } from '../../dist/container/cgroup.js';
+import { threadsPerWorker, threadVars } from '../../dist/container/threads.js';
+import { containerLine } from '../../dist/cli/client.js';
 import { nprocLimit } from '../../dist/process/limits.js';
 
 const v1Host = `4:memory:/process_api/abc
@@ -65,4 +67,59 @@ test('RLIMIT_NPROC from /proc/self/limits', () => {
   const head = 'Limit                     Soft Limit           Hard Limit           Units     \n';
   assert.equal(nprocLimit(`${head}Max processes             96362                96362                processes \n`), 96362);
   assert.equal(nprocLimit(`${head}Max processes             unlimited            unlimited            processes \n`), null);
+});
+
+test('cgroup v2 files as a real v2 cgroup has them: limits, usage, OOM kills, quota, cpuset, throttling', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'corral-v2-'));
+  const files = {
+    'memory.max': '536870912\n',
+    'memory.current': '123456789\n',
+    'memory.events': 'low 0\nhigh 0\nmax 17\noom 3\noom_kill 2\noom_group_kill 0\n',
+    'cpu.max': '150000 100000\n',
+    'cpu.stat': 'usage_usec 9000000\nuser_usec 6000000\nsystem_usec 3000000\nnr_periods 400\nnr_throttled 12\nthrottled_usec 2500000\nnr_bursts 0\nburst_usec 0\n',
+    'cpuset.cpus.effective': '0-3\n',
+  };
+  for (const [name, text] of Object.entries(files)) writeFileSync(join(dir, name), text);
+  const none = { v2: null, memory: null, cpu: null, cpuset: null, pids: null };
+  assert.deepEqual(readContainer(64, { ...none, v2: dir }), { memoryLimitBytes: 536870912, memoryUsageBytes: 123456789, oomKills: 2, cpuLimitCores: 1.5, cpuThrottledSeconds: 2.5 });
+  writeFileSync(join(dir, 'memory.max'), 'max\n');
+  writeFileSync(join(dir, 'cpu.max'), 'max 100000\n');
+  assert.deepEqual(readContainer(64, { ...none, v2: dir }), { memoryLimitBytes: null, memoryUsageBytes: 123456789, oomKills: 2, cpuLimitCores: 4, cpuThrottledSeconds: 2.5 }, 'no quota: the cpuset');
+  assert.equal(readContainer(2, { ...none, v2: dir }).cpuLimitCores, 2, 'the CPUs online bound it');
+  assert.deepEqual(readContainer(8, none), { memoryLimitBytes: null, memoryUsageBytes: null, oomKills: null, cpuLimitCores: 8, cpuThrottledSeconds: null });
+});
+
+test('cgroup v1 files: the no-limit sentinel, quota -1, throttled_time in ns', () => {
+  const mem = mkdtempSync(join(tmpdir(), 'corral-v1m-'));
+  const cpu = mkdtempSync(join(tmpdir(), 'corral-v1c-'));
+  writeFileSync(join(mem, 'memory.limit_in_bytes'), '9223372036854771712\n');
+  writeFileSync(join(mem, 'memory.usage_in_bytes'), '4096\n');
+  writeFileSync(join(cpu, 'cpu.cfs_quota_us'), '-1\n');
+  writeFileSync(join(cpu, 'cpu.cfs_period_us'), '100000\n');
+  writeFileSync(join(cpu, 'cpu.stat'), 'nr_periods 10\nnr_throttled 1\nthrottled_time 1500000000\n');
+  const d = { v2: null, memory: mem, cpu, cpuset: null, pids: null };
+  assert.deepEqual(readContainer(2, d), { memoryLimitBytes: null, memoryUsageBytes: 4096, oomKills: null, cpuLimitCores: 2, cpuThrottledSeconds: 1.5 });
+  writeFileSync(join(mem, 'memory.limit_in_bytes'), '536870912\n');
+  writeFileSync(join(cpu, 'cpu.cfs_quota_us'), '50000\n');
+  assert.equal(readContainer(2, d).memoryLimitBytes, 536870912);
+  assert.equal(readContainer(2, d).cpuLimitCores, 0.5);
+});
+
+test('cpuset lists, threads per worker, and the variables a pool gets', () => {
+  assert.equal(cpusetSize('0-3,8,10-11'), 7);
+  assert.equal(cpusetSize('5'), 1);
+  assert.equal(cpusetSize(''), null);
+  assert.equal(cpusetSize('3-1'), null);
+  assert.equal(threadsPerWorker('auto', 2, 2), 1);
+  assert.equal(threadsPerWorker('auto', 2, 1), 2);
+  assert.equal(threadsPerWorker('auto', 1.5, 4), 1, 'at least 1');
+  assert.equal(threadsPerWorker('auto', 128, 8), 16);
+  assert.equal(threadsPerWorker('auto', null, 8), null);
+  assert.equal(threadsPerWorker('off', 8, 1), null);
+  assert.equal(threadsPerWorker(3, 8, 100), 3);
+  assert.deepEqual(threadVars(2, {}, {}), { OMP_NUM_THREADS: '2', MKL_NUM_THREADS: '2', OPENBLAS_NUM_THREADS: '2' });
+  assert.deepEqual(threadVars(2, { OMP_NUM_THREADS: '7' }, { MKL_NUM_THREADS: '5' }), { OPENBLAS_NUM_THREADS: '2' }, 'never overrides corral\'s env or the pool\'s');
+  assert.deepEqual(threadVars(null, {}, {}), {});
+  assert.equal(containerLine({ memory_limit_bytes: 8 * 2 ** 30, memory_usage_bytes: 2 ** 30, oom_kills: 1, cpu_limit_cores: 1.5, cpu_throttled_seconds: 3.21 }), 'container: memory 1024MiB of 8192MiB, 1 OOM kill; CPU limit 1.5 cores, throttled 3.2s');
+  assert.equal(containerLine({ memory_limit_bytes: null, memory_usage_bytes: null, oom_kills: null, cpu_limit_cores: 2, cpu_throttled_seconds: null }), 'container: memory - of no limit; CPU limit 2 cores');
 });

@@ -27,7 +27,7 @@ test('every dashboard query uses served metric names; the panels the guide promi
   const exprs = dash.panels.flatMap((p) => p.targets.map((t) => t.expr));
   for (const e of exprs) for (const name of e.match(/corral_[a-z_]+/g) ?? []) assert.ok(SERVED.has(name), `${name} in ${e}`);
   const all = exprs.join('\n');
-  for (const needed of ['corral_workers', 'corral_worker_restarts_total', 'corral_batch_size_bucket', 'corral_batch_duration_seconds_bucket', 'corral_gpu_utilization_ratio', 'corral_gpu_memory_used_bytes', 'corral_log_lines_total', 'corral_worker_exits_total', 'corral_gpu_up']) {
+  for (const needed of ['corral_workers', 'corral_worker_restarts_total', 'corral_batch_size_bucket', 'corral_batch_duration_seconds_bucket', 'corral_gpu_utilization_ratio', 'corral_gpu_memory_used_bytes', 'corral_log_lines_total', 'corral_worker_exits_total', 'corral_gpu_up', 'corral_container_memory_usage_bytes', 'corral_container_memory_limit_bytes', 'corral_container_oom_kills_total', 'corral_container_cpu_throttled_seconds_total', 'corral_queue_depth']) {
     assert.ok(all.includes(needed), needed);
   }
 });

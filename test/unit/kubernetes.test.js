@@ -1,6 +1,6 @@
 // The Kubernetes example is parsed and checked against the corral config it ships with:
-// probes on corral's endpoints and port, the Service on the held socket, and the
-// termination grace arithmetic.
+// probes on corral's endpoints and port, the Service on the held socket, the termination
+// grace arithmetic, and the autoscaler on the queue depth.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -8,7 +8,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parse as parseToml } from 'smol-toml';
-import { parseAllDocuments } from 'yaml';
+import { parseAllDocuments, parse as parseYaml } from 'yaml';
+import { parser as promql } from '@prometheus-io/lezer-promql';
+import { createMetrics } from '../../dist/metrics/metrics.js';
+import { Stats } from '../../dist/metrics/stats.js';
 import { corralBin, root } from '../helpers.js';
 
 const docs = parseAllDocuments(readFileSync(join(root, 'examples/kubernetes/corral.yaml'), 'utf8')).map((d) => d.toJS());
@@ -57,4 +60,50 @@ test('the Service targets the socket corral holds; GPUs are requested; metrics a
   assert.equal(ann['prometheus.io/port'], String(portOf('corral')));
   assert.equal(ann['prometheus.io/path'], '/metrics');
   assert.deepEqual(container.args, ['--config', '/etc/corral/corral.toml']);
+});
+
+// examples/kubernetes/autoscaling.yaml: the HPA, the prometheus-adapter rule and the
+// Deployment agree (names, metric), and the rule's queries parse as PromQL (Prometheus' own
+// grammar, @prometheus-io/lezer-promql, the parser of its web UI).
+const hpaDocs = parseAllDocuments(readFileSync(join(root, 'examples/kubernetes/autoscaling.yaml'), 'utf8')).map((d) => d.toJS());
+const hpa = hpaDocs.find((d) => d.kind === 'HorizontalPodAutoscaler');
+const adapter = parseYaml(hpaDocs.find((d) => d.kind === 'ConfigMap').data['config.yaml']);
+
+/** Whether text parses as PromQL without an error node. */
+function promqlParses(text) {
+  let ok = true;
+  promql.parse(text).iterate({
+    enter(node) {
+      if (node.type.isError) ok = false;
+    },
+  });
+  return ok;
+}
+
+test('autoscaling: the HPA scales the Deployment on the Pods metric the adapter rule exposes', async () => {
+  assert.equal(hpa.apiVersion, 'autoscaling/v2');
+  const deployment = byKind('Deployment');
+  assert.deepEqual(hpa.spec.scaleTargetRef, { apiVersion: 'apps/v1', kind: 'Deployment', name: deployment.metadata.name });
+  assert.ok(hpa.spec.minReplicas >= 1 && hpa.spec.maxReplicas > hpa.spec.minReplicas);
+  const [metric] = hpa.spec.metrics;
+  assert.equal(metric.type, 'Pods');
+  assert.equal(metric.pods.target.type, 'AverageValue');
+  assert.ok(Number(metric.pods.target.averageValue) > 0);
+  const [rule] = adapter.rules;
+  assert.equal(metric.pods.metric.name, rule.name.as, 'the HPA asks for the name the adapter gives');
+  const series = /^([a-z_:]+)\{/.exec(rule.seriesQuery)?.[1];
+  assert.equal(series, 'corral_queue_depth');
+  assert.match(series, new RegExp(rule.name.matches));
+  assert.deepEqual(rule.resources.overrides, { namespace: { resource: 'namespace' }, pod: { resource: 'pod' } });
+  // corral serves that series, with the pool and worker labels the rule sums away.
+  const view = { draining: false, live: true, pools: [{ name: 'infer', desired: 1, minReady: 1, workers: [{ pool: 'infer', index: 0, pid: 1, state: 'ready', gpu: null, restarts: 0, lastExit: null, startedAt: 0, statusText: null, queueDepth: 5, cpuSeconds: null, rssBytes: null }] }] };
+  const text = await createMetrics({ snapshot: () => view, stats: new Stats(), gpu: null, version: '0' }).render();
+  assert.match(text, /^corral_queue_depth\{pool="infer",worker="0"\} 5$/m);
+  // The queries parse, with the adapter's template filled in as it does.
+  assert.ok(promqlParses(rule.seriesQuery), rule.seriesQuery);
+  const filled = rule.metricsQuery.replace('<<.Series>>', series).replace('<<.LabelMatchers>>', 'namespace="default",pod=~"llm-.*"').replace('<<.GroupBy>>', 'pod');
+  assert.ok(promqlParses(filled), filled);
+  assert.ok(!promqlParses('sum(corral_queue_depth{pod=~"x"}) by ('), 'the parser does reject broken PromQL');
+  // The pods carry the annotations a kubernetes_sd scrape config keys on.
+  assert.equal(deployment.spec.template.metadata.annotations['prometheus.io/scrape'], 'true');
 });

@@ -15,6 +15,11 @@ const SPEC = {
   corral_worker_restarts_total: ['counter', ['pool', 'worker', 'reason']],
   corral_worker_exits_total: ['counter', ['pool', 'cause']],
   corral_container_oom_kills_total: ['counter', []],
+  corral_container_memory_limit_bytes: ['gauge', []],
+  corral_container_memory_usage_bytes: ['gauge', []],
+  corral_container_cpu_limit_cores: ['gauge', []],
+  corral_container_cpu_throttled_seconds_total: ['counter', []],
+  corral_queue_depth: ['gauge', ['pool', 'worker']],
   corral_worker_startup_duration_seconds: ['histogram', ['pool']],
   corral_worker_cpu_seconds_total: ['counter', ['pool', 'worker']],
   corral_worker_resident_memory_bytes: ['gauge', ['pool', 'worker']],
@@ -92,6 +97,7 @@ function worker(pool, index, state, extra = {}) {
     lastExit: null,
     startedAt: 1_700_000_000_000,
     statusText: null,
+    queueDepth: index === 0 ? 7 : null,
     cpuSeconds: 12.5,
     rssBytes: (index + 1) * GIB,
     ...extra,
@@ -119,7 +125,7 @@ function fixture() {
   Stats.inc(stats.restarts, key('main', '1', 'rolling'));
   Stats.inc(stats.exits, key('main', 'oom_kill'));
   Stats.inc(stats.exits, key('main', 'clean'), 2);
-  stats.containerOomKills = 1;
+  stats.container = { memoryLimitBytes: 8 * GIB, memoryUsageBytes: GIB, oomKills: 1, cpuLimitCores: 1.5, cpuThrottledSeconds: 2 };
   Stats.inc(stats.cpuSeconds, key('main', '0'), 41.25);
   Stats.inc(stats.cpuSeconds, key('main', '1'), 7);
   Stats.inc(stats.signalsForwarded, 'SIGWINCH', 2);
@@ -204,6 +210,8 @@ describe('metrics', () => {
     assert.equal(value(p, 'corral_worker_ready', { pool: 'main', worker: '2' }), 0);
     assert.equal(value(p, 'corral_worker_ready', { pool: 'side', worker: '0' }), 0);
     assert.equal(series(p, 'corral_worker_ready').length, 4);
+    assert.equal(value(p, 'corral_queue_depth', { pool: 'main', worker: '0' }), 7);
+    assert.equal(value(p, 'corral_queue_depth', { pool: 'main', worker: '1' }), undefined, 'no series before the worker reports');
     assert.equal(value(p, 'corral_worker_resident_memory_bytes', { pool: 'main', worker: '0' }), GIB);
     assert.equal(value(p, 'corral_worker_resident_memory_bytes', { pool: 'main', worker: '1' }), 2 * GIB);
     assert.equal(value(p, 'corral_worker_resident_memory_bytes', { pool: 'side', worker: '0' }), GIB);
@@ -475,3 +483,24 @@ test('observations before the first scrape are all counted, in constant memory',
   assert.match(text, /^corral_batch_size_bucket\{le="64",pool="main"\} 1000000$/m);
   assert.match(text, /^corral_batch_size_bucket\{le="1",pool="main"\} 15625$/m);
 });
+
+test('container figures: gauges and counters from the last sample; no limit, no series', async () => {
+  const { source, stats } = fixture();
+  stats.container = null;
+  const m = createMetrics(source);
+  let p = await scrape(m);
+  assert.deepEqual(series(p, 'corral_container_memory_limit_bytes'), [], 'before the first sample');
+  assert.equal(value(p, 'corral_container_oom_kills_total'), 0);
+  stats.container = { memoryLimitBytes: 8 * GIB, memoryUsageBytes: GIB, oomKills: 2, cpuLimitCores: 1.5, cpuThrottledSeconds: 3.5 };
+  p = await scrape(m);
+  assert.equal(p.types.get('corral_container_memory_limit_bytes'), 'gauge');
+  assert.equal(value(p, 'corral_container_memory_limit_bytes'), 8 * GIB);
+  assert.equal(value(p, 'corral_container_memory_usage_bytes'), GIB);
+  assert.equal(value(p, 'corral_container_cpu_limit_cores'), 1.5);
+  assert.equal(value(p, 'corral_container_oom_kills_total'), 2);
+  assert.equal(value(p, 'corral_container_cpu_throttled_seconds_total'), 3.5);
+  stats.container = { ...stats.container, memoryLimitBytes: null };
+  p = await scrape(m);
+  assert.deepEqual(series(p, 'corral_container_memory_limit_bytes'), [], 'no limit: no series, never +Inf');
+});
+
