@@ -12,8 +12,7 @@ import { resolveCommand } from '../process/spawn.js';
 import { resolveUser } from '../process/user.js';
 import { errnoName } from '../process/status.js';
 import { processRoom } from '../process/limits.js';
-import { cpus } from 'node:os';
-import { readContainer } from '../container/cgroup.js';
+import { ownContainer } from '../container/cgroup.js';
 import { threadsPerWorker, threadVars } from '../container/threads.js';
 import type { PoolSpec } from '../model.js';
 
@@ -135,7 +134,7 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
  */
 function planThreads(config: Config, pools: readonly PoolSpec[], total: number, checkOnly: boolean): (number | null)[] {
   const unknown = checkOnly && config.pools.some((p) => p.workers === 'gpu');
-  const cpuLimit = config.pools.some((p) => p.threads === 'auto') && !unknown ? readContainer(cpus().length).cpuLimitCores : null;
+  const cpuLimit = config.pools.some((p) => p.threads === 'auto') && !unknown ? ownContainer().cpuLimitCores : null;
   return config.pools.map((p, i) => (pools[i] === undefined ? null : threadsPerWorker(p.threads, cpuLimit, total)));
 }
 

@@ -8,7 +8,7 @@
 // spawn and exit, never per line.
 
 import { readFileSync } from 'node:fs';
-import { cpus } from 'node:os';
+import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 
 export interface CgroupDirs {
@@ -81,22 +81,24 @@ export function ownCgroups(): CgroupDirs {
   return found;
 }
 
-function readKey(file: string, key: string): number | null {
+function readText(file: string): string | null {
+  if (file === '') return null;
   try {
-    const m = new RegExp(`^${key} (\\d+)$`, 'm').exec(readFileSync(file, 'latin1'));
-    return m?.[1] === undefined ? null : Number(m[1]);
+    return readFileSync(file, 'latin1').trim();
   } catch {
     return null;
   }
 }
 
+function readKey(file: string, key: string): number | null {
+  const text = readText(file);
+  const m = text === null ? null : new RegExp(`^${key} (\\d+)$`, 'm').exec(text);
+  return m?.[1] === undefined ? null : Number(m[1]);
+}
+
 function readNumber(file: string): number | null {
-  try {
-    const text = readFileSync(file, 'latin1').trim();
-    return /^\d+$/.test(text) ? Number(text) : null;
-  } catch {
-    return null;
-  }
+  const text = readText(file);
+  return text !== null && /^\d+$/.test(text) ? Number(text) : null;
 }
 
 /**
@@ -148,13 +150,6 @@ export function cpusetSize(list: string): number | null {
   return n > 0 ? n : null;
 }
 
-function readText(file: string): string | null {
-  try {
-    return readFileSync(file, 'latin1').trim();
-  } catch {
-    return null;
-  }
-}
 
 /** The first of the files (in the first directory that has it) that can be read. */
 function first(...files: (string | null)[]): string | null {
@@ -195,9 +190,15 @@ function throttledSeconds(d: CgroupDirs): number | null {
   return v1 === null ? null : v1 / 1e9;
 }
 
-/** corral's own container, bounded by the CPUs online. */
+let usableCpus: number | undefined;
+
+/**
+ * corral's own container, bounded by the CPUs it may run on (sched_getaffinity: the CPUs
+ * online, less any taskset; asked once, since os.cpus() parses /proc/cpuinfo on every call).
+ */
 export function ownContainer(): ContainerFigures {
-  return readContainer(cpus().length);
+  usableCpus ??= availableParallelism();
+  return readContainer(usableCpus);
 }
 
 /**
