@@ -227,3 +227,29 @@ export function assertBatchedAnswers(results, max) {
   }
   if (!results.some((r) => JSON.parse(r.body).batch_size > 1)) throw new Error('no request was batched with another');
 }
+
+/**
+ * Scrapes corral_queue_depth of the given workers while a load runs: `stop()` ends it and
+ * resolves with the highest value seen. The first scrape, which builds corral's registry, is
+ * made before this resolves, so no scrape is missing when the load starts.
+ */
+export async function watchQueue(port, workers = ['0', '1'], pool = 'main') {
+  await http(port, '/metrics');
+  let max = 0;
+  let running = true;
+  const loop = (async () => {
+    while (running) {
+      const m = (await http(port, '/metrics')).body ?? '';
+      for (const w of workers) max = Math.max(max, sample(m, 'corral_queue_depth', { pool, worker: w }) ?? 0);
+      await new Promise((r) => setTimeout(r, 5));
+    }
+  })();
+  return {
+    async stop() {
+      running = false;
+      await loop;
+      return max;
+    },
+  };
+}
+

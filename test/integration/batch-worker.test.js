@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { afterEach, test } from 'node:test';
-import { assertBatchedAnswers, freePort, http, infer, killAll, root, runCorral, sample, until } from '../helpers.js';
+import { assertBatchedAnswers, freePort, http, infer, killAll, root, runCorral, sample, until, watchQueue } from '../helpers.js';
 
 afterEach(killAll);
 
@@ -38,20 +38,9 @@ test('batch server under corral: ready via notify, batched answers, batch metric
 
   // ~40 concurrent requests: every one answered, 16 outputs each, some in shared batches.
   // Meanwhile the workers' queues (X_CORRAL_QUEUE) show in corral_queue_depth.
-  // (The registry is built on the first scrape: before the burst, so no scrape misses it.)
-  await http(hp, '/metrics');
-  let maxQueue = 0;
-  let loading = true;
-  const watching = (async () => {
-    while (loading) {
-      const m = (await http(hp, '/metrics')).body ?? '';
-      for (const w of ['0', '1']) maxQueue = Math.max(maxQueue, sample(m, 'corral_queue_depth', { pool: 'main', worker: w }) ?? 0);
-      await new Promise((r) => setTimeout(r, 5));
-    }
-  })();
+  const queue = await watchQueue(hp);
   const results = await Promise.all(Array.from({ length: 40 }, (_, i) => infer(lp, i)));
-  loading = false;
-  await watching;
+  const maxQueue = await queue.stop();
   assert.ok(maxQueue > 0, `a non-zero queue was reported under load (max ${maxQueue})`);
   const workers = new Set();
   assertBatchedAnswers(results, 8);
