@@ -9,6 +9,7 @@
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
+import { readSmall } from '../process/procfs.js';
 import { join } from 'node:path';
 
 export interface CgroupDirs {
@@ -82,12 +83,7 @@ export function ownCgroups(): CgroupDirs {
 }
 
 function readText(file: string): string | null {
-  if (file === '') return null;
-  try {
-    return readFileSync(file, 'latin1').trim();
-  } catch {
-    return null;
-  }
+  return file === '' ? null : (readSmall(file)?.trim() ?? null);
 }
 
 function readKey(file: string, key: string): number | null {

@@ -2,7 +2,8 @@
 // (orphans it adopted as subreaper included). Read from /proc/<pid>/task/*/children
 // (CONFIG_PROC_CHILDREN), with a scan of /proc/*/stat as the fallback.
 
-import { readFileSync, readdirSync } from 'node:fs';
+import { readdirSync } from 'node:fs';
+import { readSmall } from './procfs.js';
 
 /** Children of pid (every thread's list); undefined when /proc lacks the children files. */
 export function childrenOf(pid: number | 'self'): number[] | undefined {
@@ -14,11 +15,10 @@ export function childrenOf(pid: number | 'self'): number[] | undefined {
   }
   const out: number[] = [];
   for (const tid of tasks) {
-    let text: string;
-    try {
-      text = readFileSync(`/proc/${pid}/task/${tid}/children`, 'latin1');
-    } catch (err) {
-      if ((err as NodeJS.ErrnoException).code === 'ENOENT' && pid === 'self') return undefined;
+    const text = readSmall(`/proc/${pid}/task/${tid}/children`);
+    if (text === null) {
+      // No children file for corral itself: this kernel lacks CONFIG_PROC_CHILDREN.
+      if (pid === 'self') return undefined;
       continue;
     }
     for (const p of text.split(' ')) {
@@ -34,12 +34,8 @@ export function childrenOf(pid: number | 'self'): number[] | undefined {
  * [0] state, [1] ppid, [2] pgrp, ... [11] utime, [12] stime. Undefined when pid is gone.
  */
 export function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'latin1');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
+  const stat = readSmall(`/proc/${pid}/stat`);
+  return stat === null ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 
 function parentOf(pid: number): number | undefined {

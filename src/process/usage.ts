@@ -13,7 +13,7 @@
 // processes never stalls /livez or the log path; its cost is returned so the caller can
 // sample big trees less often.
 
-import { readFileSync } from 'node:fs';
+import { readSmall } from './procfs.js';
 import { performance } from 'node:perf_hooks';
 import { childrenOf, statFields } from './tree.js';
 
@@ -32,18 +32,11 @@ const PSS = /^Pss:\s+(\d+) kB/m;
 const VM_RSS = /^VmRSS:\s+(\d+) kB/m;
 
 function memoryOf(pid: number): number {
-  try {
-    const m = PSS.exec(readFileSync(`/proc/${pid}/smaps_rollup`, 'latin1'));
-    if (m) return Number(m[1]) * 1024;
-  } catch {
-    // no smaps_rollup: fall back to VmRSS
-  }
-  try {
-    const m = VM_RSS.exec(readFileSync(`/proc/${pid}/status`, 'latin1'));
-    return m ? Number(m[1]) * 1024 : 0;
-  } catch {
-    return 0;
-  }
+  const pss = PSS.exec(readSmall(`/proc/${pid}/smaps_rollup`) ?? '');
+  if (pss) return Number(pss[1]) * 1024;
+  // no smaps_rollup: fall back to VmRSS
+  const rss = VM_RSS.exec(readSmall(`/proc/${pid}/status`) ?? '');
+  return rss ? Number(rss[1]) * 1024 : 0;
 }
 
 function one(pid: number): { memory: number; cpu: number } | undefined {
