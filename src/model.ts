@@ -39,6 +39,9 @@ export interface PoolSpec {
   /** Sent before a watchdog stop for a stack dump; null: none. */
   watchdogSignal: NodeJS.Signals | null;
   onCudaError: 'restart' | 'ignore';
+  /** --watch paths (absolute) and --watch-ignore globs (SPEC §11). */
+  watch: readonly string[];
+  watchIgnore: readonly string[];
   portBase: number | null;
   minReady: number;
   cwd?: string;

@@ -134,6 +134,9 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     }
     const stats = new Stats();
     const interactive = pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0);
+    // The terminal is the worker's (SPEC §11): corral's records below warn stay out of it,
+    // unless --log-level asked for them.
+    if (interactive && !config.logLevelGiven) logger.level = 'warn';
     // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
     const logs = interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats), outputs };
     supervisor = new Supervisor({

@@ -111,6 +111,8 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       watchdogMs: pool.watchdogMs,
       watchdogSignal: pool.watchdogSignal,
       onCudaError: pool.onCudaError,
+      watch: pool.watch,
+      watchIgnore: pool.watchIgnore,
       portBase: pool.portBase,
       minReady: pool.minReady,
       maxRssBytes: pool.maxRssBytes,

@@ -37,6 +37,8 @@ function pool(p: PoolConfig): Record<string, unknown> {
     watchdog_signal: p.watchdogSignal,
     on_cuda_error: p.onCudaError,
     threads: p.threads,
+    watch: p.watch,
+    watch_ignore: p.watchIgnore,
     listen: address(p.listen),
     port_base: p.portBase,
     stop_signal: p.stopSignal,

@@ -165,6 +165,8 @@ function resolvePool(
   const watchdogSignal = src.read(POOL.watchdogSignal, table, 'SIGQUIT');
   const onCudaError = src.read(POOL.onCudaError, table, 'restart');
   const threads = src.read(POOL.threads, table, 'auto');
+  const watch = src.read(POOL.watch, table, [] as string[]);
+  const watchIgnore = src.read(POOL.watchIgnore, table, [] as string[]);
   const listen = src.read(POOL.listen, table, null);
   const portBase = src.read(POOL.portBase, table, null);
   const stopSignal = src.read(POOL.stopSignal, table, 'SIGTERM');
@@ -207,6 +209,8 @@ function resolvePool(
     watchdogSignal: watchdogSignal.value,
     onCudaError: onCudaError.value,
     threads: threads.value,
+    watch: watch.value,
+    watchIgnore: watchIgnore.value,
     listen: listen.value,
     portBase: portBase.value,
     stopSignal: stopSignal.value,
@@ -293,6 +297,7 @@ export function resolveConfig(input: ConfigInput): Config {
     drainDelayMs: drainDelayMs.value,
     logFormat: logFormat.value,
     logLevel: logLevel.value,
+    logLevelGiven: logLevel.origin.kind !== 'default',
     feedbackFile: feedbackFile.value,
     pools,
   };

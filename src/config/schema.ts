@@ -47,6 +47,8 @@ export const POOL = {
   watchdogSignal: def('watchdog_signal', v.optionalSignal),
   onCudaError: def('on_cuda_error', v.onCudaError),
   threads: def('threads', v.threads),
+  watch: def('watch', v.watchPaths),
+  watchIgnore: def('watch_ignore', v.globs),
   listen: def('listen', v.listen),
   portBase: def('port_base', v.portBase),
   stopSignal: def('stop_signal', v.signal),

@@ -31,6 +31,10 @@ export interface PoolConfig {
   onCudaError: 'restart' | 'ignore';
   /** OMP/MKL/OPENBLAS_NUM_THREADS per worker (SPEC §10). */
   threads: 'auto' | 'off' | number;
+  /** Absolute paths whose changes restart the pool's workers (SPEC §11); empty: none. */
+  watch: string[];
+  /** Globs of changes that restart nothing, beside the default ignores. */
+  watchIgnore: string[];
   /** The socket corral binds and passes to every worker as fd 3; null: none. */
   listen: HostPort | null;
   /** Worker i gets PORT=portBase+i; null: no PORT. */
@@ -57,6 +61,8 @@ export interface Config {
   drainDelayMs: number;
   logFormat: 'json' | 'pretty';
   logLevel: LogLevel;
+  /** log_level came from a flag, env var or file (interactive use is quiet only without it). */
+  logLevelGiven: boolean;
   /** Absolute path, or null: feedback records go to the log stream. */
   feedbackFile: string | null;
   /** In file order: started in this order, stopped in reverse. */

@@ -330,6 +330,35 @@ export const directory: ValueParser<string | null> = (v, ctx) => {
   return dir;
 };
 
+/** A list as a TOML array or a comma-separated string ("a,b"); empty items dropped. */
+function list(v: unknown, expected: string): string[] {
+  const items = Array.isArray(v) ? v : typeof v === 'string' ? v.split(',') : undefined;
+  if (!items || !items.every((x) => typeof x === 'string')) throw new Invalid(expected);
+  return items.map((s) => s.trim()).filter((s) => s !== '');
+}
+
+/** --watch: files or directories that exist, resolved against the config file's folder; "off" or empty for none. */
+export const watchPaths: ValueParser<string[]> = (v, ctx) => {
+  if (isOff(v)) return [];
+  const expected = 'existing files or directories, as a list or separated by commas';
+  return list(v, expected).map((s) => {
+    if (s.includes('\0')) throw new Invalid(expected);
+    const p = resolve(ctx.baseDir, s);
+    try {
+      statSync(p);
+    } catch {
+      throw new Invalid(expected, [], s);
+    }
+    return p;
+  });
+};
+
+/** --watch-ignore: glob patterns (`*`, `**`, `?`), matched against the changed path below the watched one. */
+export const globs: ValueParser<string[]> = (v) => {
+  if (isOff(v)) return [];
+  return list(v, 'glob patterns such as "*.log" or "data/**", as a list or separated by commas');
+};
+
 const COMMAND_EXPECTED = 'a non-empty array of strings such as ["python", "serve.py"]';
 
 export const command: ValueParser<string[]> = (v) => {

@@ -19,7 +19,7 @@ import type { Launched } from './launch.js';
 import { next, pidOf, type Effect, type WorkerEvent } from './lifecycle.js';
 import { openNotify, routeNotify } from './notify.js';
 import { reloadPools } from './reload.js';
-import { RollingRestart } from './rolling.js';
+import { Rolls } from './rolling.js';
 import { Sampler } from './sampler.js';
 import { exitCode, type StopCause } from './shutdown.js';
 import { newSlot, type Slot } from './slot.js';
@@ -27,6 +27,7 @@ import { Stopper } from './stop.js';
 import type { SupervisorOptions } from './options.js';
 import { project } from './view.js';
 import { watchWorker, type WatchHost } from './watch.js';
+import { watchFiles } from './watchfiles.js';
 
 /** How long to wait for SIGKILLed processes to vanish (a process in D state may never). */
 const KILL_WAIT_MS = 2000;
@@ -41,7 +42,8 @@ export class Supervisor {
   private readonly log: Logger;
   private readonly stopper: Stopper;
   private pools: readonly PoolSpec[];
-  private rolling: RollingRestart | null = null;
+  private readonly rolls: Rolls;
+  private unwatch: (() => void) | undefined;
   /** Nesting of dispatch(): the rolling restart moves on once the outermost has finished. */
   private depth = 0;
   private notifyAddress = '';
@@ -57,6 +59,14 @@ export class Supervisor {
     this.oomKills = o.oomKills ?? oomKills;
     this.watchHost = { log: this.log, stats: this.stats, signaller: o.signaller, dispatch: (slot, e) => { this.dispatch(slot, e); } };
     for (const pool of this.pools) for (let i = 0; i < pool.workers; i++) this.slots.push(newSlot(pool, i));
+    this.rolls = new Rolls({
+      state: (i) => this.slots[i]?.w.state ?? { kind: 'exited' },
+      stop: (i) => {
+        const slot = this.slots[i];
+        if (slot) this.dispatch(slot, { type: 'stop', reason: 'rolling', at: Date.now() });
+      },
+      running: () => this.stopper.running,
+    });
     this.reaper = new Reaper(o.addon, {
       onExit: (pid, status) => {
         this.onReaped(pid, status);
@@ -120,6 +130,10 @@ export class Supervisor {
     });
     for (const slot of this.slots) this.dispatch(slot, { type: 'start', at: Date.now() });
     this.sampler.start();
+    // --watch (SPEC §11): a change restarts that pool's workers one at a time.
+    this.unwatch = watchFiles(this.pools, this.log, (pool) => {
+      this.rolls.start(this.slots.flatMap((s, i) => (s.pool.name === pool ? [i] : [])));
+    });
     return done;
   }
 
@@ -136,7 +150,7 @@ export class Supervisor {
     } finally {
       this.depth--;
     }
-    if (this.depth === 0) this.roll();
+    if (this.depth === 0) this.rolls.step();
   }
 
   private apply(slot: Slot, e: Effect): void {
@@ -239,9 +253,8 @@ export class Supervisor {
       this.stopper.send({ type: 'stop', cause: sig, at: Date.now() });
     } else if (sig === 'SIGHUP') {
       this.log.info({ event: 'signal', signal: sig, action: 'restart' }, 'received SIGHUP: restarting workers one by one');
-      if (!running || this.rolling || !this.reloadConfig()) return;
-      this.rolling = new RollingRestart(this.slots.length);
-      this.roll();
+      if (!running || this.rolls.active || !this.reloadConfig()) return;
+      this.rolls.start(this.slots.map((_, i) => i));
     } else {
       let n = 0;
       for (const slot of this.slots) {
@@ -266,18 +279,10 @@ export class Supervisor {
     return true;
   }
 
-  /** Moves the rolling restart on, if one is under way (a stop ends it). */
-  private roll(): void {
-    if (!this.rolling) return;
-    const r = this.stopper.running ? this.rolling.step((i) => this.slots[i]?.w.state ?? { kind: 'exited' }) : 'done';
-    if (r === 'done') this.rolling = null;
-    const slot = typeof r === 'number' ? this.slots[r] : undefined;
-    if (slot) this.dispatch(slot, { type: 'stop', reason: 'rolling', at: Date.now() });
-  }
-
   private finish(): void {
     this.reaper.stop();
     this.sampler.stop();
+    this.unwatch?.();
     for (const slot of this.slots) {
       clearTimeout(slot.backoff);
       clearTimeout(slot.kill);

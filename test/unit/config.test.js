@@ -49,6 +49,8 @@ test('defaults of SPEC §1 for a command-line pool', () => {
     watchdogSignal: 'SIGQUIT',
     onCudaError: 'restart',
     threads: 'auto',
+    watch: [],
+    watchIgnore: [],
     listen: null,
     portBase: null,
     stopSignal: 'SIGTERM',
@@ -221,7 +223,7 @@ test('check-config: the effective config as JSON, durations normalised, sizes in
   assert.equal(infer.ready_timeout, '10m');
   assert.equal(infer.ready, 'http://127.0.0.1:{port}/ready');
   assert.deepEqual(Object.keys(infer), [
-    'command', 'workers', 'gpus', 'workers_per_gpu', 'restart', 'ready', 'ready_timeout', 'watchdog', 'watchdog_signal', 'on_cuda_error', 'threads', 'listen',
+    'command', 'workers', 'gpus', 'workers_per_gpu', 'restart', 'ready', 'ready_timeout', 'watchdog', 'watchdog_signal', 'on_cuda_error', 'threads', 'watch', 'watch_ignore', 'listen',
     'port_base', 'stop_signal', 'min_ready', 'user', 'max_rss', 'pty', 'cwd', 'env',
   ]);
   assert.equal(out.pools['metrics-sidecar'].ready, 'tcp:9400');
