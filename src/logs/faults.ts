@@ -19,7 +19,7 @@ export const CUDA_STICKY = [
   'Watchdog caught collective operation timeout',
 ] as const;
 
-/** The same phrases as bytes, for a scan of raw reads (Buffer#indexOf, no string made). */
+/** The same phrases as bytes, for the scan of raw reads (find.c's search; no string made). */
 export const CUDA_STICKY_BYTES: readonly Buffer[] = CUDA_STICKY.map((s) => Buffer.from(s, 'latin1'));
 
 function isJsonLine(line: string): boolean {
@@ -28,15 +28,7 @@ function isJsonLine(line: string): boolean {
 
 /** The last line of text (one line, or a traceback record) that contains one of the phrases; null if none. */
 export function lineWith(text: string, phrases: readonly string[]): string | null {
-  if (isJsonLine(text)) return null;
-  let hit = false;
-  for (const p of phrases) {
-    if (text.includes(p)) {
-      hit = true;
-      break;
-    }
-  }
-  if (!hit) return null;
+  if (isJsonLine(text) || !phrases.some((p) => text.includes(p))) return null;
   // The last one: in a traceback that is the exception line, not the source line that raised it.
   const lines = text.split('\n');
   for (let i = lines.length - 1; i >= 0; i--) {

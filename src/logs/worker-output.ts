@@ -91,7 +91,7 @@ class PtyReader implements Source {
     });
     term.onData((data) => {
       out.now = Date.now();
-      out.scan(Buffer.from(data));
+      out.scan(data);
       this.framer.push(data);
       out.count('pty', Buffer.byteLength(data));
     });
@@ -265,10 +265,10 @@ export class WorkerOutput {
     this.ptyReader?.end();
   }
 
-  /** A read, before it is framed: looks for a sticky CUDA error line (one Buffer#indexOf per phrase). */
-  scan(chunk: Buffer): void {
+  /** A read, before it is framed: looks for a sticky CUDA error line (faults.ts; one pass of the addon's search). */
+  scan(chunk: Buffer | string): void {
     if (this.onFault === null || this.faulted) return;
-    const line = stickyIn(chunk);
+    const line = stickyIn(typeof chunk === 'string' ? Buffer.from(chunk) : chunk);
     if (line === null) return;
     this.faulted = true;
     this.onFault(line);
