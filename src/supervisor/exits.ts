@@ -4,6 +4,7 @@
 
 import type { Logger } from '../logs/logger.js';
 import { Stats } from '../metrics/stats.js';
+import { STOP_REASONS } from '../model.js';
 import type { ExitStatus } from '../process/status.js';
 import { CAUSE_WORDS } from './cause.js';
 import type { Effect, Seen } from './lifecycle.js';
@@ -48,7 +49,9 @@ export function recordExit(log: Logger, stats: Stats, slot: Slot, e: Extract<Eff
     ...(dump && { dump }),
   };
   const how = signal ?? `code ${code ?? '?'}`;
-  const words = e.cause === 'clean' ? '' : `: ${CAUSE_WORDS[e.cause]}${e.detail === how ? '' : ` (${e.detail})`}`;
+  // A stop corral decided needs no detail beyond its reason: the status is already in `how`.
+  const decided = (STOP_REASONS as readonly string[]).includes(e.cause);
+  const words = e.cause === 'clean' ? '' : `: ${CAUSE_WORDS[e.cause]}${decided || e.detail === how ? '' : ` (${e.detail})`}`;
   log.info(fields, `${name} exited with ${how}${words}`);
 }
 
