@@ -78,6 +78,12 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
     const [name] = pool.command;
     if (name !== undefined) resolveCommand(name, { ...env, ...poolEnv });
     const user = pool.user === null ? undefined : resolveUser(pool.user);
+    const euid = process.geteuid?.() ?? 0;
+    if (user && euid !== 0 && !checkOnly) {
+      throw new CorralError('BAD_VALUE', `pool ${pool.name}: --user ${pool.user}: corral runs as uid ${euid}, not root, so it cannot run workers as another user`, {
+        hint: `drop --user (the workers run as uid ${euid} already), or start corral as root`,
+      });
+    }
     if (pool.pty && pool.listen !== null) {
       throw new CorralError('BAD_VALUE', `pool ${pool.name}: pty and listen cannot be combined (a pseudo-terminal worker cannot be handed fd 3)`, {
         hint: 'drop pty, or use port_base and let each worker bind its own port',

@@ -27,6 +27,13 @@ export const FORWARDED_SIGNALS = [
   'SIGPWR',
 ] as const satisfies readonly NodeJS.Signals[];
 
+/**
+ * Forwarded, but logged at debug only: Go programs (runc, containerd's shim) send
+ * themselves SIGURG to preempt goroutines and pass it on to the container's init; it
+ * says nothing to an operator.
+ */
+export const NOISE_SIGNALS: ReadonlySet<string> = new Set(['SIGURG']);
+
 export type HandledSignal = (typeof STOP_SIGNALS)[number] | 'SIGHUP' | (typeof FORWARDED_SIGNALS)[number];
 
 export class SignalQueue {

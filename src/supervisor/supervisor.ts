@@ -12,7 +12,7 @@ import { Reaper } from '../process/reaper.js';
 import type { ExitStatus } from '../process/status.js';
 import { descendants as procDescendants } from '../process/tree.js';
 import { oomKills, ownContainer } from '../container/cgroup.js';
-import type { HandledSignal } from '../signals/handlers.js';
+import { NOISE_SIGNALS, type HandledSignal } from '../signals/handlers.js';
 import { workerEnv } from './env.js';
 import { recordExit, recordSpawnFailure, seenAtExit, startWatching } from './exits.js';
 import type { Launched } from './launch.js';
@@ -262,7 +262,8 @@ export class Supervisor {
         if (pid !== null && this.o.signaller.group(pid, sig)) n++;
       }
       Stats.inc(this.stats.signalsForwarded, sig);
-      this.log.info({ event: 'signal', signal: sig, action: 'forward', groups: n }, `forwarded ${sig} to ${n} worker group(s)`);
+      const level = NOISE_SIGNALS.has(sig) ? 'debug' : 'info';
+      this.log[level]({ event: 'signal', signal: sig, action: 'forward', groups: n }, `forwarded ${sig} to ${n} worker group(s)`);
     }
   }
 
