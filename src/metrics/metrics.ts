@@ -84,9 +84,21 @@ export function createMetrics(source: MetricsSource): Metrics {
     });
   }
 
-  /** A Stats map (keys: label values joined with '\0') as a counter. */
-  function mapCounter(name: string, help: string, labelNames: readonly string[], map: ReadonlyMap<string, number>): void {
+  /**
+   * A Stats map (keys: label values joined with '\0') as a counter. `known` gives label sets
+   * served at 0 before their first count: a series born at 1 shows no increase() or rate()
+   * for that first event (Prometheus has no earlier sample), so an alert on the first OOM
+   * kill of a pod would never fire.
+   */
+  function mapCounter(
+    name: string,
+    help: string,
+    labelNames: readonly string[],
+    map: ReadonlyMap<string, number>,
+    known: () => Iterable<Record<string, string>> = () => [],
+  ): void {
     mirroredCounter(name, help, labelNames, (c) => {
+      for (const labels of known()) c.inc(labels, 0);
       for (const [key, value] of map) {
         const labels = splitKey(key, labelNames);
         if (labels) c.inc(labels, value);
@@ -167,9 +179,16 @@ export function createMetrics(source: MetricsSource): Metrics {
     `Worker restarts by reason (${RESTART_REASONS.join(', ')}).`,
     ['pool', 'worker', 'reason'],
     stats.restarts,
+    function* () {
+      for (const pool of snap().pools) {
+        for (const w of pool.workers) for (const reason of RESTART_REASONS) yield { pool: pool.name, worker: String(w.index), reason };
+      }
+    },
   );
 
-  mapCounter('corral_worker_exits_total', `Worker exits by cause (${EXIT_CAUSES.join(', ')}).`, ['pool', 'cause'], stats.exits);
+  mapCounter('corral_worker_exits_total', `Worker exits by cause (${EXIT_CAUSES.join(', ')}).`, ['pool', 'cause'], stats.exits, function* () {
+    for (const pool of snap().pools) for (const cause of EXIT_CAUSES) yield { pool: pool.name, cause };
+  });
 
   histogram('corral_worker_startup_duration_seconds', 'Time from a worker spawn to its readiness.', ['pool'], stats.startup);
 

@@ -5,6 +5,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, test } from 'node:test';
 import { BATCH_DURATION_BUCKETS, BATCH_SIZE_BUCKETS, STARTUP_BUCKETS, batchSizeLabel, createMetrics } from '../../dist/metrics/metrics.js';
 import { Stats } from '../../dist/metrics/stats.js';
+import { EXIT_CAUSES, RESTART_REASONS } from '../../dist/model.js';
 import { root } from '../helpers.js';
 
 /** SPEC §5, as written there: name -> [type, label names]. */
@@ -243,7 +244,15 @@ describe('metrics', () => {
     assert.equal(value(p, 'corral_worker_restarts_total', { pool: 'main', worker: '2', reason: 'exit' }), 3);
     assert.equal(value(p, 'corral_worker_restarts_total', { pool: 'main', worker: '2', reason: 'watchdog' }), 1);
     assert.equal(value(p, 'corral_worker_restarts_total', { pool: 'main', worker: '1', reason: 'rolling' }), 1);
-    assert.equal(series(p, 'corral_worker_restarts_total').length, 3);
+    assert.equal(series(p, 'corral_worker_restarts_total').filter((s) => s.value > 0).length, 3);
+    // Every pool x worker x reason, and every pool x cause, is served from the start (0 until
+    // counted): a series born at 1 would show no increase() for that first restart or exit.
+    assert.equal(series(p, 'corral_worker_restarts_total').length, 4 * RESTART_REASONS.length);
+    assert.equal(value(p, 'corral_worker_restarts_total', { pool: 'side', worker: '0', reason: 'cuda_error' }), 0);
+    assert.equal(series(p, 'corral_worker_exits_total').length, 2 * EXIT_CAUSES.length);
+    assert.equal(value(p, 'corral_worker_exits_total', { pool: 'main', cause: 'oom_kill' }), 1);
+    assert.equal(value(p, 'corral_worker_exits_total', { pool: 'main', cause: 'clean' }), 2);
+    assert.equal(value(p, 'corral_worker_exits_total', { pool: 'side', cause: 'oom_kill' }), 0);
     assert.equal(value(p, 'corral_worker_cpu_seconds_total', { pool: 'main', worker: '0' }), 41.25);
     assert.equal(value(p, 'corral_worker_cpu_seconds_total', { pool: 'main', worker: '1' }), 7);
     assert.equal(value(p, 'corral_zombies_reaped_total'), 42);
