@@ -26,8 +26,14 @@ export function runcMissing() {
   }
 }
 
+// CORRAL_TEST_ROOTFS (scripts/image-test.sh): the rootfs of a built image instead of the
+// host's `/`, with corral installed in it and the image's environment (JSON list of
+// K=V in CORRAL_TEST_IMAGE_ENV) as docker run would set it.
+const imageRoot = process.env.CORRAL_TEST_ROOTFS;
+const imageEnv = imageRoot ? JSON.parse(process.env.CORRAL_TEST_IMAGE_ENV ?? '[]') : [];
+
 /** Inside the container, corral as a user would type it: `corral ARGS...`. */
-export const corral = (...args) => ['/usr/bin/node', '/corral/bin/corral.js', ...args];
+export const corral = (...args) => (imageRoot ? ['corral', ...args] : ['/usr/bin/node', '/corral/bin/corral.js', ...args]);
 /** A test fixture's path inside the container. */
 export const inside = (name) => `/corral/test/fixtures/${name}`;
 
@@ -43,7 +49,7 @@ export function bundle({ args, terminal = false, user = { uid: 0, gid: 0 }, read
   const dir = mkdtempSync(join(tmpdir(), 'corral-ctr-'));
   const id = `corral-test-${process.pid}-${Math.random().toString(16).slice(2, 8)}`;
   for (const d of ['upper', 'work', 'rootfs', 'state']) mkdirSync(join(dir, d));
-  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=/,upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/rootfs`]);
+  execFileSync('mount', ['-t', 'overlay', 'overlay', '-o', `lowerdir=${imageRoot ?? '/'},upperdir=${dir}/upper,workdir=${dir}/work`, `${dir}/rootfs`]);
   mkdirSync(join(dir, 'rootfs', 'corral'), { recursive: true });
   // The checkout through an overlay of its own whose top folder is opened to every user:
   // a clone in a 0700 temp dir stays readable by the container's non-root user, and the
@@ -61,7 +67,7 @@ export function bundle({ args, terminal = false, user = { uid: 0, gid: 0 }, read
     args,
     user,
     cwd: '/',
-    env: ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp', ...(terminal ? ['TERM=xterm'] : []), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
+    env: [...(imageRoot ? imageEnv : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp']), ...(terminal ? ['TERM=xterm'] : []), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
     capabilities: { bounding: capList, effective: capList, permitted: capList, ambient: user.uid === 0 ? [] : capList },
     rlimits: [],
     noNewPrivileges: true,

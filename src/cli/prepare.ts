@@ -77,12 +77,17 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
     }
     const [name] = pool.command;
     if (name !== undefined) resolveCommand(name, { ...env, ...poolEnv });
-    const user = pool.user === null ? undefined : resolveUser(pool.user);
+    let user = pool.user === null ? undefined : resolveUser(pool.user);
+    // Without root, corral cannot switch users. The user it already is (an image that sets
+    // CORRAL_USER=serve, run as serve's uid under runAsNonRoot) needs no switch.
     const euid = process.geteuid?.() ?? 0;
     if (user && euid !== 0 && !checkOnly) {
-      throw new CorralError('BAD_VALUE', `pool ${pool.name}: --user ${pool.user}: corral runs as uid ${euid}, not root, so it cannot run workers as another user`, {
-        hint: `drop --user (the workers run as uid ${euid} already), or start corral as root`,
-      });
+      if (user.uid !== euid) {
+        throw new CorralError('BAD_VALUE', `pool ${pool.name}: --user ${pool.user}: corral runs as uid ${euid}, not root, so it cannot run workers as another user`, {
+          hint: `drop --user (the workers run as uid ${euid} already), or start corral as root`,
+        });
+      }
+      user = undefined;
     }
     if (pool.pty && pool.listen !== null) {
       throw new CorralError('BAD_VALUE', `pool ${pool.name}: pty and listen cannot be combined (a pseudo-terminal worker cannot be handed fd 3)`, {

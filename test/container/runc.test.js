@@ -206,3 +206,22 @@ test('docker kill --signal URG (runc forwards Go runtime SIGURGs): forwarded, lo
   assert.ok(urg.length >= 1, 'corral recorded the forward');
   assert.deepEqual(urg.filter((x) => x.level >= 30), [], 'never at info or above');
 });
+
+const imageCmd = process.env.CORRAL_TEST_IMAGE_CMD;
+test('the built image as shipped: its ENTRYPOINT and CMD serve /infer with 2 CPU workers as serve, docker stop -t 30 exits 0', { skip: imageCmd ? false : 'only on an image built from Dockerfile.example (scripts/image-test.sh)', timeout: 90_000 }, async () => {
+  // docker run --rm -e CORRAL_WORKERS=2 -p 8080:8080 -p 9000:9000 llm-server
+  // docker stop -t 30 <ctr>
+  const c = bundle({ args: JSON.parse(imageCmd ?? '[]'), env: { CORRAL_WORKERS: '2' } });
+  const r = start(c);
+  await until(async () => (await http(9000, '/readyz')).status === 200, { what: `/readyz 200 on :9000 (${r.out.text.slice(-1500)})`, timeoutMs: 60_000 });
+  const answers = await Promise.all([1, 2, 3, 4].map((i) => infer(8080, i)));
+  assert.deepEqual(answers.map((a) => a.status), [200, 200, 200, 200]);
+  const workers = c.pids().filter((p) => readCmd(p).includes('/app/server.py'));
+  assert.equal(workers.length, 2);
+  for (const p of workers) assert.match(readFileSync(`/proc/${p}/status`, 'latin1'), /^Uid:\s+10001\s/m, 'workers run as serve (CORRAL_USER)');
+  const stopAt = Date.now();
+  c.kill('TERM');
+  const end = await r.exited;
+  assert.equal(end.code, 0, r.out.text.slice(-2000));
+  assert.ok(end.at - stopAt < 30_000, 'within docker stop -t 30');
+});
