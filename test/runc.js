@@ -61,13 +61,15 @@ export function bundle({ args, terminal = false, user = { uid: 0, gid: 0 }, read
   const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8'));
   const docker = ['CAP_CHOWN', 'CAP_DAC_OVERRIDE', 'CAP_FSETID', 'CAP_FOWNER', 'CAP_MKNOD', 'CAP_NET_RAW', 'CAP_SETGID', 'CAP_SETUID', 'CAP_SETFCAP', 'CAP_SETPCAP', 'CAP_NET_BIND_SERVICE', 'CAP_SYS_CHROOT', 'CAP_KILL', 'CAP_AUDIT_WRITE'];
   const capList = caps ?? docker;
+  // docker run -e: the image's environment, then the test's variables over it.
+  const base = imageRoot ? imageEnv : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp'];
   config.process = {
     ...config.process,
     terminal,
     args,
     user,
     cwd: '/',
-    env: [...(imageRoot ? imageEnv : ['PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin', 'HOME=/tmp']), ...(terminal ? ['TERM=xterm'] : []), ...Object.entries(env).map(([k, v]) => `${k}=${v}`)],
+    env: Object.entries({ ...Object.fromEntries(base.map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])), ...(terminal && { TERM: 'xterm' }), ...env }).map(([k, v]) => `${k}=${v}`),
     capabilities: { bounding: capList, effective: capList, permitted: capList, ambient: user.uid === 0 ? [] : capList },
     rlimits: [],
     noNewPrivileges: true,

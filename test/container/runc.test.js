@@ -133,15 +133,17 @@ function readCmd(pid) {
 }
 
 test('docker run --read-only --user 10001 --cap-drop ALL: corral starts, /readyz answers, notify readiness works, SIGTERM exits 0', { skip, timeout: 60_000 }, async () => {
-  // docker run --read-only --user 10001:10001 --cap-drop ALL image \
+  // docker run --read-only --user 10001:10001 --cap-drop ALL -e CORRAL_USER=10001 image \
   //   corral --listen :8080 --workers 2 --ready notify -- python3 listen.py --notify
+  // (CORRAL_USER names corral's own uid, as an image's CORRAL_USER=serve does under
+  // runAsNonRoot: no switch is needed, so it is accepted.)
   const [port, httpPort] = [await freePort(), await freePort()];
   const c = bundle({
     args: corral('--listen', `127.0.0.1:${port}`, '--http', `127.0.0.1:${httpPort}`, '--workers', '2', '--ready', 'notify', '--', 'python3', inside('listen.py'), '--notify'),
     user: { uid: 10001, gid: 10001 },
     readonly: true,
     caps: [],
-    env: { CORRAL_LOG_FORMAT: 'json' },
+    env: { CORRAL_LOG_FORMAT: 'json', CORRAL_USER: '10001' },
   });
   const r = start(c);
   await until(async () => (await http(httpPort, '/readyz')).status === 200, { what: `/readyz 200 (${r.out.text.slice(-1500)})`, timeoutMs: 30_000 });
