@@ -1,6 +1,8 @@
 // The Kubernetes example is parsed and checked against the corral config it ships with:
 // probes on corral's endpoints and port, the Service on the held socket, the termination
-// grace arithmetic, and the autoscaler on the queue depth.
+// grace arithmetic (and the timeline comment that states it), and the autoscaler on the queue
+// depth. The schemas are checked by manifests.test.js, a rollout by
+// test/integration/rolling-update.test.js.
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
@@ -14,7 +16,8 @@ import { createMetrics } from '../../dist/metrics/metrics.js';
 import { Stats } from '../../dist/metrics/stats.js';
 import { corralBin, root } from '../helpers.js';
 
-const docs = parseAllDocuments(readFileSync(join(root, 'examples/kubernetes/corral.yaml'), 'utf8')).map((d) => d.toJS());
+const manifest = readFileSync(join(root, 'examples/kubernetes/corral.yaml'), 'utf8');
+const docs = parseAllDocuments(manifest).map((d) => d.toJS());
 const byKind = (k) => docs.find((d) => d.kind === k);
 const toml = byKind('ConfigMap').data['corral.toml'];
 const cfg = parseToml(toml);
@@ -43,13 +46,25 @@ test('the startup probe allows the whole ready_timeout', () => {
   assert.ok(s.periodSeconds * s.failureThreshold >= seconds(cfg.pools.infer.ready_timeout));
 });
 
-test('terminationGracePeriodSeconds >= drain_delay + grace + a margin; readiness notices the drain within drain_delay', () => {
+test('terminationGracePeriodSeconds >= drain_delay + grace + a margin; the timeline comment has these numbers', () => {
   const spec = byKind('Deployment').spec.template.spec;
   const drain = seconds(cfg.drain_delay);
   const grace = seconds(cfg.grace);
-  assert.ok(spec.terminationGracePeriodSeconds >= drain + grace + 5, `${spec.terminationGracePeriodSeconds} vs ${drain} + ${grace} + 5`);
+  const tgp = spec.terminationGracePeriodSeconds;
+  assert.ok(tgp >= drain + grace + 5, `${tgp} vs ${drain} + ${grace} + 5`);
+  const comment = manifest.slice(0, manifest.indexOf('apiVersion:'));
+  assert.deepEqual(/drain_delay \+ grace \+ margin = (\d+) \+ (\d+) \+ (\d+) = (\d+)\./.exec(comment)?.slice(1).map(Number), [drain, grace, tgp - drain - grace, tgp]);
+  // At t=0 the deleted pod leaves the endpoints (no probe involved); drain_delay is the propagation.
+  assert.match(comment, /t=0 +the pod is deleted[^]*the endpoints controller removes the pod[^]*no probe has to fail/);
+  assert.match(comment, new RegExp(`t=0\\.\\.${drain} +drain_delay: the removal travels to kube-proxy`));
+  assert.match(comment, new RegExp(`t=${drain} +corral sends SIGTERM`));
+  assert.match(comment, new RegExp(`t=${drain}\\.\\.${drain + grace} +grace:`));
+  // A deleted pod leaves the endpoints at once; a container stopped without its pod being
+  // deleted (a liveness restart) leaves them only when the readiness probe sees the 503, which
+  // must come before the workers are signalled.
   const rp = container.readinessProbe;
-  assert.ok(rp.periodSeconds * rp.failureThreshold < drain, 'the pod leaves the endpoints before the workers are signalled');
+  assert.ok(rp.periodSeconds * rp.failureThreshold < drain, 'readiness notices the drain within drain_delay');
+  assert.match(comment, new RegExp(`periodSeconds ${rp.periodSeconds} x failureThreshold ${rp.failureThreshold}`));
 });
 
 test('the Service targets the socket corral holds; GPUs are requested; metrics are annotated', () => {
