@@ -120,12 +120,17 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     // log rates; refused silently where limits say no.
     addon.growPipe(2, 1 << 20);
     const outputs = new OutputRegistry();
-    const writer = new LineWriter(2, {
-      onPressure: (paused) => {
-        outputs.setPaused(paused);
-      },
-      frameLines: addon.frameLines,
-    });
+    // --log-format raw: workers' stdout goes to corral's stdout through a writer of its own;
+    // either writer under pressure pauses every pipe.
+    const pressed = [false, false];
+    const pressure = (i: number) => (paused: boolean) => {
+      pressed[i] = paused;
+      outputs.setPaused(pressed[0] === true || pressed[1] === true);
+    };
+    const writer = new LineWriter(2, { onPressure: pressure(0), frameLines: addon.frameLines });
+    const raw = config.logFormat === 'raw';
+    if (raw) addon.growPipe(1, 1 << 20);
+    const stdout = raw ? new LineWriter(1, { onPressure: pressure(1) }) : null;
     const colour = isatty(2);
     log = createLogger(writer, config.logFormat, config.logLevel, colour);
     const logger = log;
@@ -134,11 +139,12 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     }
     const stats = new Stats();
     const interactive = pools.length === 1 && pools[0]?.workers === 1 && isatty(0) && addon.ownsTerminal(0);
-    // The terminal is the worker's (SPEC §11): corral's records below warn stay out of it,
+    // The terminal is the worker's (SPEC §11), and in raw format stdout and stderr are the
+    // workers' (SPEC §12: a drop-in for tini): corral's records below warn stay out of them,
     // unless --log-level asked for them.
-    if (interactive && !config.logLevelGiven) logger.level = 'warn';
+    if ((interactive || raw) && !config.logLevelGiven) logger.level = 'warn';
     // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
-    const logs = interactive ? null : { writer, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats), outputs };
+    const logs = interactive ? null : { writer, stdout, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats), outputs };
     supervisor = new Supervisor({
       pools,
       graceMs: config.graceMs,
@@ -199,7 +205,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     const code = await done;
     // Nothing is lost at exit: wait for the writers to empty (bounded: a reader that never
     // reads again must not keep a stopping pod alive forever).
-    await Promise.race([Promise.all([writer.drain(), feedbackWriter?.drain()]), new Promise((r) => setTimeout(r, FLUSH_TIMEOUT_MS))]);
+    await Promise.race([Promise.all([writer.drain(), stdout?.drain(), feedbackWriter?.drain()]), new Promise((r) => setTimeout(r, FLUSH_TIMEOUT_MS))]);
     return code;
   } catch (err) {
     const code = userError(err);

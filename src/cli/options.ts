@@ -59,7 +59,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'drain-delay': { group: G_STOP, describe: 'after SIGTERM, how long /readyz is 503 before workers are signalled  (default: 0s)' },
   'stop-signal': { group: G_STOP, describe: 'signal that stops a worker  (default: SIGTERM)' },
   http: { group: G_LOGS, describe: 'health, readiness and metrics server HOST:PORT, or off  (default: 0.0.0.0:9000)' },
-  'log-format': { group: G_LOGS, describe: 'json | pretty  (default: pretty if stderr is a TTY, else json)' },
+  'log-format': { group: G_LOGS, describe: 'json | pretty | raw  (default: pretty if stderr is a TTY, else json; raw: workers\' bytes unchanged, as tini)' },
   'log-level': { group: G_LOGS, describe: `${LOG_LEVELS.join(' | ')}  (default: info)` },
   'feedback-file': { group: G_LOGS, describe: 'append feedback records (JSON lines) to this file instead of the log  (default: off)' },
 };

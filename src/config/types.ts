@@ -59,7 +59,7 @@ export interface Config {
   http: HostPort | null;
   graceMs: number;
   drainDelayMs: number;
-  logFormat: 'json' | 'pretty';
+  logFormat: 'json' | 'pretty' | 'raw';
   logLevel: LogLevel;
   /** log_level came from a flag, env var or file (interactive use is quiet only without it). */
   logLevelGiven: boolean;

@@ -292,10 +292,10 @@ export const user: ValueParser<string | null> = (v) => {
   return s;
 };
 
-export const logFormat: ValueParser<'json' | 'pretty'> = (v) => {
-  const s = text(v, '"json" or "pretty"').toLowerCase();
-  if (s === 'json' || s === 'pretty') return s;
-  throw new Invalid('"json" or "pretty"');
+export const logFormat: ValueParser<'json' | 'pretty' | 'raw'> = (v) => {
+  const s = text(v, '"json", "pretty" or "raw"').toLowerCase();
+  if (s === 'json' || s === 'pretty' || s === 'raw') return s;
+  throw new Invalid('"json", "pretty" or "raw"');
 };
 
 export const logLevel: ValueParser<LogLevel> = (v) => {

@@ -3,7 +3,8 @@
 import { pino, type Logger, type LevelWithSilent } from 'pino';
 import type { LineWriter } from './writer.js';
 
-export type LogFormat = 'json' | 'pretty';
+/** `raw`: workers' bytes pass through unchanged (SPEC §12); corral's own records are JSON. */
+export type LogFormat = 'json' | 'pretty' | 'raw';
 export type { Logger };
 
 const levelNames: Record<number, string> = { 10: 'TRACE', 20: 'DEBUG', 30: 'INFO', 40: 'WARN', 50: 'ERROR', 60: 'FATAL' };
@@ -41,7 +42,7 @@ export function prettyLine(json: string, colour: boolean): string {
 export function createLogger(writer: LineWriter, format: LogFormat, level: LevelWithSilent, colour: boolean): Logger {
   const dest = {
     write:
-      format === 'json'
+      format !== 'pretty'
         ? (s: string): void => {
             writer.write(s);
           }

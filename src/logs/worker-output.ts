@@ -27,6 +27,8 @@ export interface LogCounters {
 // eslint-disable-next-line no-control-regex -- control characters are what it looks for
 const NEEDS_ESCAPE = /["\\\x00-\x1f]/;
 
+const stripCr = (s: string): string => (s.endsWith('\r') ? s.slice(0, -1) : s);
+
 function jsonString(s: string): string {
   return NEEDS_ESCAPE.test(s) ? JSON.stringify(s) : `"${s}"`;
 }
@@ -35,9 +37,11 @@ export interface OutputOptions {
   pool: string;
   worker: number;
   pid: number;
-  format: 'json' | 'pretty';
+  format: 'json' | 'pretty' | 'raw';
   colour: boolean;
   writer: LineWriter;
+  /** raw: where stdout goes (corral's stdout); stderr and pty output go to `writer`... see rawWriter. */
+  stdout: LineWriter | null;
   /** Where feedback records go; the log writer when null. */
   feedback: LineWriter | null;
   counters: LogCounters;
@@ -51,6 +55,11 @@ const DUMP_LINES = 200;
 const DUMP_BYTES = 64 * 1024;
 const SUFFIX = Buffer.from('"}\n');
 const TRACEBACK = { timeoutMs: 100, maxLines: 500, maxBytes: 64 * 1024 };
+/**
+ * raw: the end of a read after its last newline is held until the line is complete, so one
+ * worker's line is never cut by another's; a line longer than this goes out in pieces.
+ */
+const RAW_HOLD = 64 * 1024;
 
 /** What a worker's output is read from: its pipes, or its pseudo-terminal. */
 interface Source {
@@ -92,7 +101,9 @@ class PtyReader implements Source {
     term.onData((data) => {
       out.now = Date.now();
       out.scan(data);
-      this.framer.push(data);
+      // raw: the terminal's output as it comes (a progress bar's \r updates included).
+      if (out.raw) out.rawWriter('pty').write(data);
+      else this.framer.push(data);
       out.count('pty', Buffer.byteLength(data));
     });
   }
@@ -148,21 +159,64 @@ class StreamReader implements Source {
       // one read arrived together.
       out.now = Date.now();
       out.scan(chunk);
-      if (out.fast) this.fastPath(chunk, out);
+      if (out.raw) this.rawPath(chunk, out);
+      else if (out.fast) this.fastPath(chunk, out);
       else this.framer.push(chunk);
       out.count(stream, chunk.length);
     });
     this.socket.once('end', () => {
       out.now = Date.now();
+      this.flushHeld(out);
       this.framer.end();
       this.grouper.flush();
       out.count(stream, 0);
     });
     this.socket.on('error', () => {
       // EIO and friends: treat as EOF
+      this.flushHeld(out);
       this.framer.end();
       this.grouper.flush();
     });
+  }
+
+  /** raw: the end of the last read that had no newline yet. */
+  private held: Buffer | null = null;
+
+  /**
+   * --log-format raw: the bytes go out as read, up to the read's last newline; the rest is
+   * held until its line is complete (RAW_HOLD bounds it).
+   */
+  private rawPath(chunk: Buffer, out: WorkerOutput): void {
+    const w = out.rawWriter(this.stream);
+    const nl = chunk.lastIndexOf(10);
+    if (nl === -1) {
+      this.held = this.held === null ? chunk : Buffer.concat([this.held, chunk]);
+      if (this.held.length >= RAW_HOLD) {
+        w.writeBytes(this.held, 0, this.held.length);
+        this.held = null;
+      }
+      return;
+    }
+    const held = this.held;
+    this.held = nl + 1 < chunk.length ? chunk.subarray(nl + 1) : null;
+    if (held !== null) {
+      w.writeBytes(held, 0, held.length);
+      // The held start of the first line, for last_lines.
+      const first = chunk.indexOf(10);
+      out.rawLines(this.stream, Buffer.concat([held, chunk.subarray(0, first + 1)]), first + held.length);
+      if (first < nl) out.rawLines(this.stream, chunk.subarray(first + 1), nl - first - 1);
+    } else {
+      out.rawLines(this.stream, chunk, nl);
+    }
+    w.writeBytes(chunk, 0, nl + 1);
+  }
+
+  private flushHeld(out: WorkerOutput): void {
+    const held = this.held;
+    if (held === null || !out.raw) return;
+    this.held = null;
+    out.rawWriter(this.stream).writeBytes(held, 0, held.length);
+    out.rawLines(this.stream, Buffer.concat([held, Buffer.from('\n')]), held.length);
   }
 
   /**
@@ -225,6 +279,8 @@ export class WorkerOutput {
   now = Date.now();
   /** The byte-copy fast path applies (json format, and no dump is being kept). */
   fast: boolean;
+  /** --log-format raw: bytes pass through (SPEC §12). */
+  readonly raw: boolean;
   /** Called once per process with the first line that shows a sticky CUDA error (faults.ts). */
   onFault: ((line: string) => void) | null = null;
   private faulted = false;
@@ -240,6 +296,7 @@ export class WorkerOutput {
     source: readonly [number, Stream][] | PtyLike,
   ) {
     this.fast = o.format === 'json';
+    this.raw = o.format === 'raw';
     const base = `,"pool":${JSON.stringify(o.pool)},"worker":${o.worker},"pid":${o.pid},"stream":`;
     this.fields = { stdout: `${base}"stdout"`, stderr: `${base}"stderr"`, pty: `${base}"pty"` };
     if (Array.isArray(source)) {
@@ -340,6 +397,30 @@ export class WorkerOutput {
     else {
       this.last[this.lastAt] = text;
       this.lastAt = (this.lastAt + 1) % LAST_LINES;
+    }
+  }
+
+  /** raw: stdout to corral's stdout, the rest to its stderr (the writer of corral's records). */
+  rawWriter(stream: Stream): LineWriter {
+    return stream === 'stdout' && this.o.stdout !== null ? this.o.stdout : this.o.writer;
+  }
+
+  /**
+   * raw: the complete lines of src[0, nl] (nl is the last one's newline) counted, and the
+   * last LAST_LINES of them kept for the exit record (all of them while a dump is kept).
+   */
+  rawLines(stream: Stream, src: Buffer, nl: number): void {
+    let n = 0;
+    for (let i = src.indexOf(10); i !== -1 && i <= nl; i = src.indexOf(10, i + 1)) n++;
+    this.unreported[stream] += n;
+    const k = this.dump !== null ? n : Math.min(n, LAST_LINES);
+    let begin = nl;
+    for (let j = 0; j < k; j++) begin = begin > 0 ? src.lastIndexOf(10, begin - 1) : -1;
+    // begin: the newline before the first of the k lines (-1: the start of src).
+    for (let j = 0; j < k; j++) {
+      const end = src.indexOf(10, begin + 1);
+      this.remember(stripCr(src.toString('utf8', begin + 1, end)));
+      begin = end;
     }
   }
 

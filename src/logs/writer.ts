@@ -83,6 +83,26 @@ export class LineWriter {
     }
   }
 
+  /** Bytes as they are (--log-format raw): src[start, end) copied into the chunk. */
+  writeBytes(src: Buffer, start: number, end: number): void {
+    if (this.broken || end <= start) return;
+    const n = end - start;
+    if (CHUNK - this.off < n) {
+      this.seal();
+      this.cur = Buffer.allocUnsafe(Math.max(CHUNK, n));
+      this.start = 0;
+      this.off = 0;
+    }
+    src.copy(this.cur, this.off, start, end);
+    this.off += n;
+    this.queued += n;
+    if (!this.writing) this.kick();
+    if (!this.paused && this.queued + this.inFlight > this.hwm) {
+      this.paused = true;
+      this.onPressure(true);
+    }
+  }
+
   /** Lines written by the last writeLines call. */
   framed = 0;
 

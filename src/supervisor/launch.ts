@@ -38,7 +38,9 @@ export interface Launcher {
 /** Where worker lines go; null passes output through (interactive use). */
 export interface LogSink {
   writer: LineWriter;
-  format: 'json' | 'pretty';
+  /** raw: where worker stdout goes (corral's stdout); worker stderr goes to `writer`. */
+  stdout: LineWriter | null;
+  format: 'json' | 'pretty' | 'raw';
   colour: boolean;
   feedback: LineWriter | null;
   counters: LogCounters;
@@ -54,8 +56,8 @@ export interface LauncherOptions {
 }
 
 function outputOptions(logs: LogSink, pool: PoolSpec, index: number, pid: number): OutputOptions {
-  const { writer, format, colour, feedback, counters } = logs;
-  return { pool: pool.name, worker: index, pid, format, colour, writer, feedback, counters, paused: logs.outputs.paused };
+  const { writer, stdout, format, colour, feedback, counters } = logs;
+  return { pool: pool.name, worker: index, pid, format, colour, writer, stdout, feedback, counters, paused: logs.outputs.paused };
 }
 
 function track(logs: LogSink | null, output: WorkerOutput | undefined): WorkerOutput | undefined {

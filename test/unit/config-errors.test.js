@@ -276,7 +276,7 @@ const cases = [
   {
     name: 'unknown log format',
     argv: ['--log-format', 'xml', 'python3'],
-    has: ['--log-format: expected "json" or "pretty", got "xml"'],
+    has: ['--log-format: expected "json", "pretty" or "raw", got "xml"'],
   },
   {
     name: 'unknown log level',
