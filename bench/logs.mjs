@@ -6,7 +6,7 @@
 //   node bench/logs.mjs [--only one,pool,sink] [--runs 3] [--lines 1000000] [--pool-workers 4]
 //                       [--pool-lines 250000] [--line-bytes 100] [--batch-bytes 262144]
 //                       [--sink-mb 300] [--sink-rate 1] [--winch-ms 200] [--rss-ms 100]
-//                       [--no-pm2] [--no-install] [--cpu-prof]
+//                       [--no-pm2] [--no-raw] [--no-install] [--cpu-prof]
 //   node bench/logs.mjs --self-test     the line check against streams broken on purpose
 
 import { spawn, spawnSync } from 'node:child_process';
@@ -36,6 +36,7 @@ const { values: opt } = parseArgs({
     'winch-ms': { type: 'string', default: '200' },
     'rss-ms': { type: 'string', default: '100' },
     'no-pm2': { type: 'boolean', default: false },
+    'no-raw': { type: 'boolean', default: false },
     'no-install': { type: 'boolean', default: false },
     'cpu-prof': { type: 'boolean', default: false },
     'self-test': { type: 'boolean', default: false },
@@ -236,6 +237,12 @@ class Checker {
     if (s.length === 0) return;
     const r = this.r;
     r.records++;
+    if (this.kind === 'raw') {
+      // The producer's own bytes: a line is intact when it is exactly one of its lines.
+      const m = /^w(\d+) /.exec(s);
+      this.workerLine(m ? Number(m[1]) : -1, s, s, true);
+      return;
+    }
     if (s.charCodeAt(0) !== 123) {
       // pm2-runtime prints its own "PM2 log: ..." lines as text even with --json
       r.text_lines++;
@@ -423,6 +430,10 @@ const CAT = 'producer | cat > /dev/null';
 const C_NULL = 'corral 2> /dev/null';
 const C_PIPE = 'corral 2> pipe → harness';
 const PM2 = 'pm2-runtime > pipe → harness';
+const R_NULL = 'corral raw > /dev/null';
+const R_PIPE = 'corral raw > pipe → harness';
+const TINI = 'tini -g > pipe → harness';
+const HAS_TINI = spawnSync('tini', ['--version'], { stdio: 'ignore' }).status === 0;
 
 // N producers with CORRAL_WORKER=0..N-1, as the baselines (sh's own start is ≈ 1 ms).
 const PRODUCERS_SH = 'n=$1; shift; i=0; while [ $i -lt $n ]; do CORRAL_WORKER=$i "$@" & i=$((i+1)); done; wait';
@@ -437,6 +448,14 @@ function variants(workers, perWorker, producer, pm2, httpPort) {
     { name: C_NULL, argv: corral, which: 'stderr', sink: 'null', corral: true },
     { name: C_PIPE, argv: corral, which: 'stderr', sink: 'fifo', corral: true, check: 'corral' },
   ];
+  // --log-format raw (SPEC §12): the workers' bytes on corral's stdout, beside tini doing the
+  // same for the same producers; every line must come out whole and in its worker's order.
+  if (!opt['no-raw']) {
+    const raw = [CORRAL, '--workers', String(workers), '--restart', 'never', '--log-format', 'raw', '--http', `127.0.0.1:${httpPort}`, '--', ...cmd];
+    v.push({ name: R_NULL, argv: raw, which: 'stdout', sink: 'null', corral: true });
+    v.push({ name: R_PIPE, argv: raw, which: 'stdout', sink: 'fifo', corral: true, check: 'raw' });
+    if (HAS_TINI) v.push({ name: TINI, argv: ['tini', '-g', '-s', '--', 'sh', '-c', PRODUCERS_SH, 'sh', String(workers), ...cmd], which: 'stdout', sink: 'fifo', check: 'raw' });
+  }
   if (pm2.path) {
     v.push({
       name: PM2,
@@ -527,7 +546,9 @@ async function throughput(bench, workers, perWorker, producer, pm2) {
         for (const [, b] of r.chunks) c.push(b);
         check = c.end();
         r.chunks.length = 0;
-        if (v.check === 'corral') {
+        // tini's cut lines are tini's result (4 producers writing 256 KiB batches into one
+        // pipe: writes above PIPE_BUF are not atomic), as pm2's are pm2's; corral's are failures.
+        if (v.corral) {
           if (check.lost_or_altered !== 0) problems.push(`${check.lost_or_altered} of ${total} lines lost or altered`);
           if (check.bad_records || check.unparseable || check.text_lines) problems.push(`${check.bad_records} bad records, ${check.unparseable} unparseable, ${check.text_lines} non-JSON lines`);
         }
@@ -742,13 +763,18 @@ function throughputRows(res, label, cols, row, targets) {
   const ratio = cPipe && pm2 ? cPipe.median / pm2.median : null;
   row(`${label}: corral (pipe) ÷ pm2-runtime (pipe)`, { [C_PIPE]: ratio === null ? '–' : `${ratio.toFixed(2)}×` }, targets ? `≥ ${TARGET.vsPm2}×` : '', targets ? (pm2 ? yes(ratio >= TARGET.vsPm2) : 'n/a') : '');
   const lost = {};
-  for (const c of [C_PIPE, PM2]) {
+  for (const c of [C_PIPE, R_PIPE, TINI, PM2]) {
     if (!res.runs[c]) continue;
     const rs = res.runs[c].filter((x) => x.check);
     lost[c] = rs.length ? rs.map((x) => x.check.lost_or_altered.toLocaleString('en-US')).join(', ') : '–';
   }
-  const corralLost = res.runs[C_PIPE]?.map((x) => x.check?.lost_or_altered ?? null) ?? [];
-  row(`${label}: lines lost or altered of ${total.toLocaleString('en-US')} (each run)`, lost, '0 (corral)', yes(corralLost.length === cfg.runs && corralLost.every((x) => x === 0)));
+  const lostOf = (c) => res.runs[c]?.map((x) => x.check?.lost_or_altered ?? null) ?? [];
+  const corralLost = [...lostOf(C_PIPE), ...lostOf(R_PIPE)];
+  const corralRuns = cfg.runs * (res.runs[R_PIPE] ? 2 : 1);
+  row(`${label}: lines lost or altered of ${total.toLocaleString('en-US')} (each run)`, lost, '0 (corral)', yes(corralLost.length === corralRuns && corralLost.every((x) => x === 0)));
+  const rPipe = st[R_PIPE];
+  if (rPipe && cPipe) row(`${label}: corral raw (pipe) ÷ corral json (pipe)`, { [R_PIPE]: `${(rPipe.median / cPipe.median).toFixed(2)}×` }, '> 1× (raw costs less)', yes(rPipe.median > cPipe.median));
+  if (rPipe && st[TINI]) row(`${label}: corral raw (pipe) ÷ tini -g (pipe)`, { [R_PIPE]: `${(rPipe.median / st[TINI].median).toFixed(2)}×` });
   if (res.runs[PM2]?.length) {
     const rj = res.runs[PM2].filter((x) => x.check).map((x) => `${x.check.not_rejoined.toLocaleString('en-US')}`);
     row(`${label}: pm2, lines still missing after gluing each process's messages back together`, { [PM2]: rj.join(', ') || '–' });
@@ -758,7 +784,7 @@ function throughputRows(res, label, cols, row, targets) {
 }
 
 function table(res) {
-  const cols = [DIRECT, CAT, C_NULL, C_PIPE, PM2];
+  const cols = [DIRECT, CAT, C_NULL, C_PIPE, R_NULL, R_PIPE, TINI, PM2];
   const head = `| | ${cols.map((c) => c.replace(/\|/g, '\\|')).join(' | ')} | target | holds? |`;
   const sep = `|${'---|'.repeat(cols.length + 3)}`;
   const rows = [];
