@@ -130,7 +130,10 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     const writer = new LineWriter(2, { onPressure: pressure(0), frameLines: addon.frameLines });
     const raw = config.logFormat === 'raw';
     if (raw) addon.growPipe(1, 1 << 20);
-    const stdout = raw ? new LineWriter(1, { onPressure: pressure(1) }) : null;
+    const closeStdout = (): void => {
+      outputs.closeStdout();
+    };
+    const stdout = raw ? new LineWriter(1, { onPressure: pressure(1), onBroken: closeStdout }) : null;
     const colour = isatty(2);
     log = createLogger(writer, config.logFormat, config.logLevel, colour);
     const logger = log;

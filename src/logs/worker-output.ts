@@ -317,6 +317,11 @@ export class WorkerOutput {
     for (const r of this.readers) r.resume();
   }
 
+  /** Closes the stdout pipe's read end: the worker's next write to it gets SIGPIPE. */
+  closeStdout(): void {
+    for (const r of this.readers) if (r instanceof StreamReader && r.stream === 'stdout') r.socket.destroy();
+  }
+
   /** For a pty: the worker exited and node-pty has delivered its output. */
   endPty(): void {
     this.ptyReader?.end();

@@ -19,6 +19,8 @@ export interface WriterOptions {
   /** Queued bytes below which onPressure(false) is called again. */
   lowWaterMark?: number;
   onPressure?: (paused: boolean) => void;
+  /** Called once when the reader is gone (EPIPE or another write error). */
+  onBroken?: () => void;
   /** The addon's log fast path; without it writeLines frames nothing (the JS framer takes every line). */
   frameLines?: Addon['frameLines'];
 }
@@ -47,6 +49,7 @@ export class LineWriter {
   private readonly lwm: number;
   private readonly onPressure: (paused: boolean) => void;
   private readonly frameLines: Addon['frameLines'] | undefined;
+  private readonly onBroken: (() => void) | undefined;
 
   constructor(
     private readonly fd: number = 2,
@@ -55,6 +58,7 @@ export class LineWriter {
     this.hwm = opts.highWaterMark ?? 4 * 1024 * 1024;
     this.lwm = opts.lowWaterMark ?? 1024 * 1024;
     this.frameLines = opts.frameLines;
+    this.onBroken = opts.onBroken;
     this.onPressure =
       opts.onPressure ??
       (() => {
@@ -209,6 +213,7 @@ export class LineWriter {
       this.onPressure(false);
     }
     for (const f of this.idle.splice(0)) f();
+    this.onBroken?.();
   }
 
   /** Resolves once everything written so far has reached the kernel (or the reader is gone). */

@@ -54,14 +54,27 @@ napi_value OwnsTerminal(napi_env env, napi_callback_info info) {
 }
 
 // ignoreTtySignals(): SIGTTIN and SIGTTOU set to SIG_IGN, as tini does, so corral is
-// never stopped for writing to the terminal while a worker owns the foreground.
-// Workers get default dispositions back in child_exec.
+// never stopped for writing to the terminal while a worker owns the foreground. Also the
+// signals Node cannot listen for (SIGSTKFLT, SIGRTMIN..SIGRTMAX) and SIGPROF, where they
+// still have their default action: one sent to a corral that is not PID 1 would kill it and
+// leave its workers running without their supervisor. (SIGPROF keeps a handler V8's
+// profiler installed, --cpu-prof.) Workers get default dispositions back in child_exec.
+static void ignore_if_default(int sig, const struct sigaction *ign) {
+  struct sigaction old;
+  if (sigaction(sig, NULL, &old) == 0 && old.sa_handler == SIG_DFL && !(old.sa_flags & SA_SIGINFO)) sigaction(sig, ign, NULL);
+}
+
 napi_value IgnoreTtySignals(napi_env env, napi_callback_info info) {
   (void)info;
   struct sigaction ign;
   memset(&ign, 0, sizeof ign);
   ign.sa_handler = SIG_IGN;
   int ok = sigaction(SIGTTIN, &ign, NULL) == 0 && sigaction(SIGTTOU, &ign, NULL) == 0;
+#ifdef SIGSTKFLT
+  ignore_if_default(SIGSTKFLT, &ign);
+#endif
+  ignore_if_default(SIGPROF, &ign);
+  for (int s = SIGRTMIN; s <= SIGRTMAX; s++) ignore_if_default(s, &ign);
   napi_value r;
   CHECK(env, napi_get_boolean(env, ok, &r));
   return r;

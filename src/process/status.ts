@@ -9,6 +9,8 @@ export interface ExitStatus {
   signal: NodeJS.Signals | null;
 }
 
+/** glibc's SIGRTMIN (the kernel's 32 and 33 are NPTL's own). */
+const RTMIN = 34;
 const byNumber = new Map<number, NodeJS.Signals>();
 for (const [name, num] of Object.entries(constants.signals)) {
   // SIGIOT/SIGABRT and SIGPOLL/SIGIO share numbers; the first listed is the usual name.
@@ -21,7 +23,9 @@ export function signalName(num: number): NodeJS.Signals | null {
 
 export function signalNumber(name: string): number | undefined {
   const n = (constants.signals as Record<string, number | undefined>)[name];
-  return n;
+  if (n !== undefined) return n;
+  const rt = /^SIGRTMIN\+(\d+)$/.exec(name);
+  return rt ? RTMIN + Number(rt[1]) : undefined;
 }
 
 /** Accepts 'SIGTERM', 'TERM', 'term' or '15'; returns the canonical name or undefined. */
@@ -30,7 +34,7 @@ export function parseSignal(input: string): NodeJS.Signals | undefined {
   if (/^\d+$/.test(s)) return signalName(Number(s)) ?? undefined;
   const up = s.toUpperCase();
   const name = up.startsWith('SIG') ? up : `SIG${up}`;
-  return signalNumber(name) === undefined ? undefined : (name as NodeJS.Signals);
+  return (constants.signals as Record<string, number | undefined>)[name] === undefined ? undefined : (name as NodeJS.Signals);
 }
 
 /** The shell's convention: the code, or 128 + the signal's number. */
@@ -40,7 +44,15 @@ export function shellCode(status: ExitStatus): number {
 }
 
 export function fromNative(code: number, signal: number): ExitStatus {
-  return code >= 0 ? { code, signal: null } : { code: null, signal: signalName(signal) ?? 'SIGKILL' };
+  return code >= 0 ? { code, signal: null } : { code: null, signal: signalName(signal) ?? rtName(signal) };
+}
+
+/**
+ * A signal Node has no name for (the real-time ones, 34..64 on Linux): `SIGRTMIN+k` as
+ * procps and the shell's `kill -l` write it, so 128 + its number is still the exit code.
+ */
+function rtName(num: number): NodeJS.Signals {
+  return `SIGRTMIN+${num - RTMIN}` as NodeJS.Signals;
 }
 
 /** The errno's name (ENOENT, EADDRINUSE, ...), for messages. */

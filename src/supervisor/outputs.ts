@@ -8,6 +8,7 @@ import type { WorkerOutput } from '../logs/worker-output.js';
 export class OutputRegistry {
   private readonly live = new Set<WorkerOutput>();
   private pausedNow = false;
+  private stdoutGone = false;
 
   /** New outputs start paused while the writer is under pressure. */
   get paused(): boolean {
@@ -15,8 +16,19 @@ export class OutputRegistry {
   }
 
   add(output: WorkerOutput): void {
+    if (this.stdoutGone) output.closeStdout();
     this.live.add(output);
     void output.done.then(() => this.live.delete(output));
+  }
+
+  /**
+   * raw format: corral's stdout has no reader any more. Each worker's stdout pipe is closed,
+   * so its next write fails with SIGPIPE (EPIPE), as it would without corral in between
+   * (`corral -- yes | head -n 1` ends).
+   */
+  closeStdout(): void {
+    this.stdoutGone = true;
+    for (const o of this.live) o.closeStdout();
   }
 
   /** The writer's onPressure. */
