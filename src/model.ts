@@ -55,6 +55,8 @@ export interface PoolSpec {
   maxRssBytes: number | null;
   /** Run under a pseudo-terminal (node-pty). */
   pty: boolean;
+  /** false: the workers get no NOTIFY_SOCKET of corral's (a drop-in that does not need one). */
+  notify?: false;
 }
 
 export interface WorkerView {

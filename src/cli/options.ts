@@ -51,7 +51,7 @@ const OPTIONS: Record<string, OptionSpec> = {
   'watchdog-signal': { group: G_READY, describe: 'sent to a hung worker before its watchdog stop, for a stack dump; SIG or off  (default: SIGQUIT)' },
   watch: { group: G_WORKERS, describe: 'restart the workers (one at a time) when a file under PATH[,PATH...] changes; for development  (default: off)' },
   'watch-ignore': { group: G_WORKERS, describe: 'GLOB[,GLOB...] of changes that restart nothing, beside .git, node_modules, __pycache__, *.pyc, *.swp  (default: none)' },
-  threads: { group: G_WORKERS, describe: 'auto | off | N: OMP/MKL/OPENBLAS_NUM_THREADS per worker; auto = CPU limit ÷ all workers, at least 1  (default: auto)' },
+  threads: { group: G_WORKERS, describe: 'auto | off | N: OMP/MKL/OPENBLAS_NUM_THREADS per worker; auto = CPU limit ÷ all workers, at least 1  (default: auto; off for a drop-in: one worker, raw, --http off)' },
   'on-cuda-error': { group: G_WORKERS, describe: 'restart | ignore: what a sticky CUDA error line (device-side assert, illegal memory access...) does  (default: restart)' },
   'port-base': { group: G_READY, describe: 'worker i gets PORT=N+i  (default: off)' },
   listen: { group: G_READY, describe: 'bind HOST:PORT ([::]:8080, :8080) once and pass it to every worker as fd 3  (default: off)' },

@@ -209,6 +209,7 @@ function resolvePool(
     watchdogSignal: watchdogSignal.value,
     onCudaError: onCudaError.value,
     threads: threads.value,
+    threadsGiven: threads.origin.kind !== 'default',
     watch: watch.value,
     watchIgnore: watchIgnore.value,
     listen: listen.value,
@@ -290,8 +291,12 @@ export function resolveConfig(input: ConfigInput): Config {
     });
   }
 
+  const only = pools.length === 1 ? pools[0] : undefined;
+  const dropIn = logFormat.value === 'raw' && http.value === null && only !== undefined && only.workers === 1 && only.restart === 'never';
+  if (dropIn && !only.threadsGiven) only.threads = 'off';
   return {
     source: file === null ? null : file.value,
+    dropIn,
     http: http.value,
     graceMs: graceMs.value,
     drainDelayMs: drainDelayMs.value,

@@ -31,6 +31,8 @@ export interface PoolConfig {
   onCudaError: 'restart' | 'ignore';
   /** OMP/MKL/OPENBLAS_NUM_THREADS per worker (SPEC §10). */
   threads: 'auto' | 'off' | number;
+  /** threads came from a flag, env var or file (a drop-in's default is off, SPEC §12). */
+  threadsGiven: boolean;
   /** Absolute paths whose changes restart the pool's workers (SPEC §11); empty: none. */
   watch: string[];
   /** Globs of changes that restart nothing, beside the default ignores. */
@@ -67,4 +69,10 @@ export interface Config {
   feedbackFile: string | null;
   /** In file order: started in this order, stopped in reverse. */
   pools: PoolConfig[];
+  /**
+   * A drop-in for tini (SPEC §12): one worker, restart never, raw format, no health server.
+   * The program's environment then gains nothing that changes how it runs: no NOTIFY_SOCKET
+   * unless --ready notify or --watchdog needs it, and threads off unless given.
+   */
+  dropIn: boolean;
 }

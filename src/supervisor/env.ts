@@ -17,7 +17,8 @@ export function workerEnv(base: NodeJS.ProcessEnv, pool: PoolSpec, index: number
     CORRAL_POOL: pool.name,
     CORRAL_WORKER: String(index),
     CORRAL_POOL_SIZE: String(pool.workers),
-    NOTIFY_SOCKET: notifySocket,
+    // A drop-in leaves NOTIFY_SOCKET as it found it (a service manager's, or none).
+    ...(pool.notify !== false && { NOTIFY_SOCKET: notifySocket }),
   };
   const port = workerPort(pool, index);
   if (port !== null) env.PORT = String(port);

@@ -444,8 +444,9 @@ fi
   // - additions: corral's own CORRAL_POOL, CORRAL_WORKER, CORRAL_POOL_SIZE are inert to any
   //   program that does not look for them. NOTIFY_SOCKET and OMP/MKL/OPENBLAS_NUM_THREADS are
   //   not: sd_notify-aware programs start talking to the socket, and numeric libraries change
-  //   their thread count. tini adds nothing. This test pins what corral adds today (SPEC §3 and
-  //   §10); the todo test after it is the drop-in: no NOTIFY_SOCKET, no *_NUM_THREADS.
+  //   their thread count. tini adds nothing. So a drop-in (one worker, raw format, --http off)
+  //   adds neither unless asked: --threads auto adds the thread variables, --ready notify or
+  //   --watchdog NOTIFY_SOCKET.
   const ACTIVATION = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'WATCHDOG_USEC'];
   const THREADS = ['MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS'];
 
@@ -485,9 +486,10 @@ fi
   test(`the worker's cwd and environment: what was given, plus exactly what corral adds (${mode})`, async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'corral dropin é '));
     for (const [args, extra, added] of [
-      // --threads auto (the default): the two thread variables the user did not set.
-      [[], { OMP_NUM_THREADS: '7' }, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER', 'MKL_NUM_THREADS', 'NOTIFY_SOCKET', 'OPENBLAS_NUM_THREADS']],
-      [['--threads', 'off'], {}, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER', 'NOTIFY_SOCKET']],
+      // A drop-in's default: only corral's own, inert names.
+      [[], { OMP_NUM_THREADS: '7' }, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER']],
+      // --threads auto, asked for: the two thread variables the user did not set.
+      [['--threads', 'auto'], { OMP_NUM_THREADS: '7' }, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS']],
     ]) {
       const env = given(cwd, extra);
       const seen = await cwdAndEnv({ pid1, args, env, cwd });
@@ -498,7 +500,6 @@ fi
       assert.equal(seen.env.CORRAL_POOL, 'main');
       assert.equal(seen.env.CORRAL_WORKER, '0');
       assert.equal(seen.env.CORRAL_POOL_SIZE, '1');
-      assert.match(seen.env.NOTIFY_SOCKET, /^@corral\//);
       assert.equal(seen.env.CUDA_DEVICE_ORDER, undefined, 'no GPU placement for a single worker');
       for (const k of added.filter((x) => THREADS.includes(x))) assert.match(seen.env[k], /^[1-9]\d*$/, k);
     }
@@ -510,10 +511,15 @@ fi
     } else console.log(NO_TINI);
   });
 
-  test(`drop-in: the worker gets no NOTIFY_SOCKET and no *_NUM_THREADS it was not given (${mode})`, { todo: 'corral sets NOTIFY_SOCKET (SPEC §3) and, with the default --threads auto, OMP/MKL/OPENBLAS_NUM_THREADS (SPEC §10); tini sets nothing' }, async () => {
+  test(`drop-in: the worker gets no NOTIFY_SOCKET and no *_NUM_THREADS it was not given; --watchdog brings NOTIFY_SOCKET (${mode})`, async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'corral-dropin-'));
     const seen = await cwdAndEnv({ pid1, env: given(cwd), cwd });
     assert.deepEqual(['NOTIFY_SOCKET', ...THREADS].filter((k) => k in seen.env), []);
+    // A service manager's NOTIFY_SOCKET passes through as tini passes it.
+    const managed = await cwdAndEnv({ pid1, env: given(cwd, { NOTIFY_SOCKET: '/run/systemd/notify' }), cwd });
+    assert.equal(managed.env.NOTIFY_SOCKET, '/run/systemd/notify');
+    const watched = await cwdAndEnv({ pid1, args: ['--watchdog', '1h'], env: given(cwd), cwd });
+    assert.match(watched.env.NOTIFY_SOCKET, /^@corral\//);
   });
 
   test(`drop-in: bytes that are not UTF-8 in arguments and variables reach the worker unchanged (${mode})`, { todo: 'corral reads its argv and environment as UTF-8 strings (Node): 0xff becomes U+FFFD (ef bf bd); tini passes bytes' }, async () => {

@@ -49,6 +49,7 @@ test('defaults of SPEC §1 for a command-line pool', () => {
     watchdogSignal: 'SIGQUIT',
     onCudaError: 'restart',
     threads: 'auto',
+    threadsGiven: false,
     watch: [],
     watchIgnore: [],
     listen: null,
@@ -290,4 +291,22 @@ test('a corral inside a corral worker: CORRAL_POOL, CORRAL_WORKER, CORRAL_POOL_S
   assert.equal(parse(['--help'], env).kind, 'output');
   assert.equal(parse(['check-config', '--config', fixture('config/valid.toml')], env).kind, 'check-config');
   assert.equal(parse(['status'], env).kind, 'status');
+});
+
+test('a drop-in for tini (one worker, raw, --http off): threads off unless given; any other shape is not one', () => {
+  const d = run(['--log-format', 'raw', '--http', 'off', 'python3', 'predict.py']);
+  assert.equal(d.dropIn, true);
+  assert.equal(d.pools[0].threads, 'off');
+  assert.equal(run(['--log-format', 'raw', '--http', 'off', '--threads', 'auto', 'python3', 'p.py']).pools[0].threads, 'auto');
+  assert.equal(run(['--log-format', 'raw', '--http', 'off', 'python3', 'p.py'], { CORRAL_THREADS: '4' }).pools[0].threads, 4);
+  for (const argv of [
+    ['--log-format', 'json', '--http', 'off', 'python3', 'p.py'],
+    ['--log-format', 'raw', 'python3', 'p.py'],
+    ['--log-format', 'raw', '--http', 'off', '--workers', '2', 'python3', 'p.py'],
+    ['--log-format', 'raw', '--http', 'off', '--restart', 'always', 'python3', 'p.py'],
+  ]) {
+    const c = run(argv);
+    assert.equal(c.dropIn, false, argv.join(' '));
+    assert.equal(c.pools[0].threads, 'auto', argv.join(' '));
+  }
 });
