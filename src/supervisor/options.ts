@@ -18,6 +18,8 @@ export interface SupervisorOptions {
   drainDelayMs?: number;
   /** One worker and a TTY on stdin: the worker has the terminal's foreground. */
   interactive: boolean;
+  /** A drop-in for tini (SPEC §12): SIGHUP is passed on to the worker, not a rolling restart. */
+  forwardHup?: boolean;
   logger: Logger;
   addon: Pick<Addon, 'reap' | 'notifyOpen' | 'foreground'>;
   launcher: Launcher;

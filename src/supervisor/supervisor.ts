@@ -251,7 +251,7 @@ export class Supervisor {
     if (sig === 'SIGTERM' || sig === 'SIGINT') {
       this.log.info({ event: 'signal', signal: sig, action: running ? 'stop' : 'escalate' }, `received ${sig}`);
       this.stopper.send({ type: 'stop', cause: sig, at: Date.now() });
-    } else if (sig === 'SIGHUP') {
+    } else if (sig === 'SIGHUP' && this.o.forwardHup !== true) {
       this.log.info({ event: 'signal', signal: sig, action: 'restart' }, 'received SIGHUP: restarting workers one by one');
       if (!running || this.rolls.active || !this.reloadConfig()) return;
       this.rolls.start(this.slots.map((_, i) => i));

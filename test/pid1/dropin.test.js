@@ -357,8 +357,16 @@ for (const { pid1, mode } of MODES) {
     assert.equal(r3.stderr, '');
   });
 
-  test(`SIGHUP restarts the worker (SPEC §2); SIGTERM after --grace ends in SIGKILL, 137 (${mode})`, async () => {
-    const hup = await echoer({ pid1 });
+  test(`SIGHUP reaches a drop-in's worker as tini passes it (a reload); in any other shape it restarts the worker (SPEC §3); SIGTERM after --grace ends in SIGKILL, 137 (${mode})`, async () => {
+    const reload = await echoer({ pid1 });
+    await reload.send('SIGHUP');
+    await reload.c.waitFor(/^signal SIGHUP$/m);
+    await reload.send('SIGTERM');
+    assert.equal((await reload.c.exited).code, 0);
+    assert.equal(reload.c.text.stdout.match(/^ready/gm).length, 1, 'the same worker throughout');
+
+    // restart on-failure: not a drop-in (a pool that restarts), so SIGHUP is a rolling restart.
+    const hup = await echoer({ pid1, args: ['--restart', 'on-failure'] });
     await hup.send('SIGHUP');
     await hup.c.waitFor(/^signal SIGTERM$/m);
     const [, again] = await hup.c.waitFor(/^ready[^]*^ready \(pid: (\d+)/m);
