@@ -30,7 +30,7 @@ def h(*_):
 signal.signal(signal.SIGWINCH, h)
 open("${winch}", "a").write("0\\n")
 while True: signal.pause()'; fi`;
-  const sh = spawn('sh', ['-c', `"${process.execPath}" "${corralBin}" --workers 2 --restart never --log-format json -- sh -c '${worker.replaceAll("'", "'\\''")}' 2>&1 >/dev/null | python3 ${fixture('slow-reader.py')} 10000000 ${summary}`], {
+  const sh = spawn('sh', ['-c', `"${process.execPath}" "${corralBin}" --http off --workers 2 --restart never --log-format json -- sh -c '${worker.replaceAll("'", "'\\''")}' 2>&1 >/dev/null | python3 ${fixture('slow-reader.py')} 10000000 ${summary}`], {
     stdio: 'ignore',
   });
   const shExited = new Promise((resolve) => sh.on('close', resolve));

@@ -6,7 +6,7 @@ import pty from 'node-pty';
 import { corralBin, fixture, until } from '../helpers.js';
 
 test('the worker gets the terminal; Ctrl-C reaches it, not corral', async () => {
-  const t = pty.spawn(process.execPath, [corralBin, '--log-format', 'json', '--', 'python3', fixture('interactive.py')], {
+  const t = pty.spawn(process.execPath, [corralBin, '--http', 'off', '--log-format', 'json', '--', 'python3', fixture('interactive.py')], {
     cols: 200,
     rows: 24,
     env: { ...process.env },
@@ -32,7 +32,7 @@ test('the worker gets the terminal; Ctrl-C reaches it, not corral', async () => 
 });
 
 test('`corral -- bash` on a terminal: the prompt and nothing of corral\'s on the screen; exit 7 gives 7', async () => {
-  const t = pty.spawn(process.execPath, [corralBin, '--', 'bash', '--norc', '--noprofile', '-i'], {
+  const t = pty.spawn(process.execPath, [corralBin, '--http', 'off', '--', 'bash', '--norc', '--noprofile', '-i'], {
     cols: 120,
     rows: 24,
     env: { ...process.env, PS1: 'PROMPT$ ', CORRAL_LOG_FORMAT: '', CORRAL_LOG_LEVEL: '' },
@@ -58,7 +58,7 @@ test('`corral -- bash` on a terminal: the prompt and nothing of corral\'s on the
 });
 
 test('with --log-level given, interactive use prints corral\'s records as asked', async () => {
-  const t = pty.spawn(process.execPath, [corralBin, '--log-level', 'info', '--', 'sh', '-c', 'echo worker-says-hi'], { cols: 120, rows: 24, env: { ...process.env } });
+  const t = pty.spawn(process.execPath, [corralBin, '--http', 'off', '--log-level', 'info', '--', 'sh', '-c', 'echo worker-says-hi'], { cols: 120, rows: 24, env: { ...process.env } });
   let screen = '';
   t.onData((d) => (screen += d));
   await new Promise((resolve) => t.onExit(resolve));

@@ -48,7 +48,7 @@ test('a closed stderr (EPIPE) does not crash corral; the worker\'s status still 
   // The worker keeps writing after the log reader is gone: corral must neither crash nor
   // leave it blocked on a full pipe.
   const script = `for i in $(seq 1 20000); do echo "line $i"; done; echo done > ${marker}; exit 5`;
-  const child = spawn(process.execPath, [corralBin, '--log-format', 'json', '--', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child = spawn(process.execPath, [corralBin, '--http', 'off', '--log-format', 'json', '--', 'sh', '-c', script], { stdio: ['ignore', 'ignore', 'pipe'] });
   child.stderr.destroy(); // every write to corral's stderr now fails with EPIPE
   const code = await new Promise((resolve) => child.on('close', (c) => resolve(c)));
   assert.equal(readFileSync(marker, 'utf8').trim(), 'done');

@@ -584,7 +584,7 @@ fi
       const got = await limited(sigs, async (sig) => {
         const e = await echoer({ init, pid1 });
         await e.send(sig);
-        const delivered = await e.c.waitFor(new RegExp(`^signal ${name(sig)}$`, 'm'), 'stdout', 1000).then(
+        const delivered = await e.c.waitFor(new RegExp(`^signal ${name(sig)}$`, 'm'), 'stdout', 500).then(
           () => 'delivered',
           () => (e.c.child.exitCode === null && e.c.child.signalCode === null ? 'not delivered' : `${init} died of it, the worker ${existsSync(`/proc/${e.pid}`) ? 'left running' : 'gone'}`),
         );
