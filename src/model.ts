@@ -55,8 +55,11 @@ export interface PoolSpec {
   maxRssBytes: number | null;
   /** Run under a pseudo-terminal (node-pty). */
   pty: boolean;
-  /** false: the workers get no NOTIFY_SOCKET of corral's (a drop-in that does not need one). */
-  notify?: false;
+  /**
+   * A drop-in for tini (SPEC §12): the worker's environment gains nothing of corral's, no
+   * CORRAL_* names, and NOTIFY_SOCKET only when --ready notify or --watchdog needs it.
+   */
+  dropIn?: true;
 }
 
 export interface WorkerView {

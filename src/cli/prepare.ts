@@ -129,7 +129,7 @@ export function preparePools(config: Config, addon: Addon | null, env: NodeJS.Pr
       maxRssBytes: pool.maxRssBytes,
       pty: pool.pty,
       env: poolEnv,
-      ...(config.dropIn && pool.ready.kind !== 'notify' && pool.watchdogMs === null && { notify: false as const }),
+      ...(config.dropIn && { dropIn: true as const }),
       ...(pool.cwd !== null && { cwd: pool.cwd }),
       ...(devices !== undefined && { devices }),
       ...(listenFd !== undefined && { listenFd }),

@@ -10,15 +10,15 @@ export function workerPort(pool: PoolSpec, index: number): number | null {
 }
 
 export function workerEnv(base: NodeJS.ProcessEnv, pool: PoolSpec, index: number, notifySocket: string): NodeJS.ProcessEnv {
+  // A drop-in for tini adds none of corral's names, and leaves NOTIFY_SOCKET as it found it
+  // (a service manager's, or none) unless readiness or the watchdog needs corral's.
+  const notify = pool.dropIn !== true || pool.ready.kind === 'notify' || pool.watchdogMs !== null;
   const env: NodeJS.ProcessEnv = {
     ...base,
     ...pool.user?.env,
     ...pool.env,
-    CORRAL_POOL: pool.name,
-    CORRAL_WORKER: String(index),
-    CORRAL_POOL_SIZE: String(pool.workers),
-    // A drop-in leaves NOTIFY_SOCKET as it found it (a service manager's, or none).
-    ...(pool.notify !== false && { NOTIFY_SOCKET: notifySocket }),
+    ...(pool.dropIn !== true && { CORRAL_POOL: pool.name, CORRAL_WORKER: String(index), CORRAL_POOL_SIZE: String(pool.workers) }),
+    ...(notify && { NOTIFY_SOCKET: notifySocket }),
   };
   const port = workerPort(pool, index);
   if (port !== null) env.PORT = String(port);

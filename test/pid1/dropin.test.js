@@ -449,11 +449,11 @@ fi
   //   would make the worker ignore them under tini too, and corral does not pass on fd 3;
   // - a variable the user set (OMP_NUM_THREADS, CUDA_VISIBLE_DEVICES) is never changed, and a
   //   single worker keeps corral's view of the GPUs, however many are found;
-  // - additions: corral's own CORRAL_POOL, CORRAL_WORKER, CORRAL_POOL_SIZE are inert to any
-  //   program that does not look for them. NOTIFY_SOCKET and OMP/MKL/OPENBLAS_NUM_THREADS are
-  //   not: sd_notify-aware programs start talking to the socket, and numeric libraries change
-  //   their thread count. tini adds nothing. So a drop-in (one worker, raw format, --http off)
-  //   adds neither unless asked: --threads auto adds the thread variables, --ready notify or
+  // - additions: none, as under tini. A drop-in (one worker, raw format, --http off) adds
+  //   neither corral's own CORRAL_POOL, CORRAL_WORKER, CORRAL_POOL_SIZE nor NOTIFY_SOCKET and
+  //   OMP/MKL/OPENBLAS_NUM_THREADS (sd_notify-aware programs would start talking to the socket,
+  //   numeric libraries would change their thread count) unless asked: --threads auto adds the
+  //   thread variables, --ready notify or
   //   --watchdog NOTIFY_SOCKET.
   const ACTIVATION = ['LISTEN_FDS', 'LISTEN_PID', 'LISTEN_FDNAMES', 'WATCHDOG_USEC'];
   const THREADS = ['MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS', 'OMP_NUM_THREADS'];
@@ -494,10 +494,12 @@ fi
   test(`the worker's cwd and environment: what was given, plus exactly what corral adds (${mode})`, async () => {
     const cwd = mkdtempSync(join(tmpdir(), 'corral dropin é '));
     for (const [args, extra, added] of [
-      // A drop-in's default: only corral's own, inert names.
-      [[], { OMP_NUM_THREADS: '7' }, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER']],
+      // A drop-in's default: nothing.
+      [[], { OMP_NUM_THREADS: '7' }, []],
       // --threads auto, asked for: the two thread variables the user did not set.
-      [['--threads', 'auto'], { OMP_NUM_THREADS: '7' }, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER', 'MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS']],
+      [['--threads', 'auto'], { OMP_NUM_THREADS: '7' }, ['MKL_NUM_THREADS', 'OPENBLAS_NUM_THREADS']],
+      // Not a drop-in (a worker that is restarted): corral's worker environment of SPEC §3.
+      [['--restart', 'on-failure'], { OMP_NUM_THREADS: '7' }, ['CORRAL_POOL', 'CORRAL_POOL_SIZE', 'CORRAL_WORKER', 'MKL_NUM_THREADS', 'NOTIFY_SOCKET', 'OPENBLAS_NUM_THREADS']],
     ]) {
       const env = given(cwd, extra);
       const seen = await cwdAndEnv({ pid1, args, env, cwd });
@@ -505,9 +507,12 @@ fi
       assert.equal(seen.stderr, '');
       for (const [k, v] of Object.entries(env)) assert.equal(seen.env[k], ACTIVATION.includes(k) ? undefined : v, `${k} ${args.join(' ')}`);
       assert.deepEqual(Object.keys(seen.env).filter((k) => !(k in env)).sort(), added, args.join(' ') || 'default flags');
-      assert.equal(seen.env.CORRAL_POOL, 'main');
-      assert.equal(seen.env.CORRAL_WORKER, '0');
-      assert.equal(seen.env.CORRAL_POOL_SIZE, '1');
+      if (added.includes('CORRAL_POOL')) {
+        assert.equal(seen.env.CORRAL_POOL, 'main');
+        assert.equal(seen.env.CORRAL_WORKER, '0');
+        assert.equal(seen.env.CORRAL_POOL_SIZE, '1');
+        assert.match(seen.env.NOTIFY_SOCKET, /^@corral\//);
+      }
       assert.equal(seen.env.CUDA_DEVICE_ORDER, undefined, 'no GPU placement for a single worker');
       for (const k of added.filter((x) => THREADS.includes(x))) assert.match(seen.env[k], /^[1-9]\d*$/, k);
     }
