@@ -40,7 +40,7 @@ export interface OutputOptions {
   format: 'json' | 'pretty' | 'raw';
   colour: boolean;
   writer: LineWriter;
-  /** raw: where stdout goes (corral's stdout); stderr and pty output go to `writer`... see rawWriter. */
+  /** raw: where the worker's stdout goes (corral's stdout); its stderr and pty output go to `writer`. */
   stdout: LineWriter | null;
   /** Where feedback records go; the log writer when null. */
   feedback: LineWriter | null;

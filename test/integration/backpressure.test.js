@@ -23,18 +23,22 @@ test('150 MB through a 10 MB/s sink: RSS stays bounded, no line lost, signals st
   const summary = join(dir, 'summary.json');
   const winch = join(dir, 'winch.txt');
   const lines = 1_500_000; // ~100 bytes each, ~150 MB of records
-  // Worker 0 floods; worker 1 records when each SIGWINCH arrives (monotonic clock).
+  // Worker 0 floods; worker 1 records when each SIGWINCH arrives (monotonic clock). SIGWINCH
+  // is blocked and taken with sigwaitinfo: a handler plus pause() would miss one that lands
+  // between the loop's check and pause() until the next signal came.
   const worker = `if [ "$CORRAL_WORKER" = 0 ]; then exec python3 ${fixture('lines.py')} ${lines}; else exec python3 -c 'import signal, time
-def h(*_):
-    open("${winch}", "a").write(f"{time.monotonic()}\\n")
-signal.signal(signal.SIGWINCH, h)
+signal.pthread_sigmask(signal.SIG_BLOCK, {signal.SIGWINCH})
 open("${winch}", "a").write("0\\n")
-while True: signal.pause()'; fi`;
+while True:
+    signal.sigwaitinfo({signal.SIGWINCH})
+    open("${winch}", "a").write(f"{time.monotonic()}\\n")'; fi`;
   const sh = spawn('sh', ['-c', `"${process.execPath}" "${corralBin}" --http off --workers 2 --restart never --log-format json -- sh -c '${worker.replaceAll("'", "'\\''")}' 2>&1 >/dev/null | python3 ${fixture('slow-reader.py')} 10000000 ${summary}`], {
     stdio: 'ignore',
   });
   const shExited = new Promise((resolve) => sh.on('close', resolve));
-  const corral = await until(() => childrenOf(sh.pid).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').includes('corral.js')), { what: 'corral' });
+  // argv[0] is node once the fork has exec'd: before that, each child of sh still shows sh's
+  // own command line, which names corral.js too.
+  const corral = await until(() => childrenOf(sh.pid).find((p) => readFileSync(`/proc/${p}/cmdline`, 'latin1').startsWith(`${process.execPath}\0${corralBin}`)), { what: 'corral' });
   let maxRss = 0;
   const delays = [];
   const { execFileSync } = await import('node:child_process');
