@@ -13,7 +13,7 @@ afterEach(killAll);
 for (const seed of [1, 2, 3]) {
   test(`mixed lines, random write sizes (seed ${seed}): every line once, in order, byte-exact; parts rejoin`, { timeout: 60_000 }, async () => {
     const expectedFile = join(mkdtempSync(join(tmpdir(), 'corral-mixed-')), 'lines.json');
-    const c = runCorral(['--', 'python3', fixture('mixed.py'), String(seed), '20000', expectedFile]);
+    const c = runCorral(['--', 'python3', fixture('mixed.py'), String(seed), '12000', expectedFile]);
     const end = await c.exited;
     assert.equal(end.code, 0, end.stderr.slice(-2000));
     const expected = JSON.parse(readFileSync(expectedFile, 'utf8'));
