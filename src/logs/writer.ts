@@ -69,37 +69,37 @@ export class LineWriter {
   write(text: string): void {
     if (this.broken) return;
     // UTF-8 needs at most 3 bytes per UTF-16 unit.
-    const worst = text.length * 3;
-    if (CHUNK - this.off < worst) {
-      this.seal();
-      this.cur = Buffer.allocUnsafe(Math.max(CHUNK, worst));
-      this.start = 0;
-      this.off = 0;
-    }
+    this.reserve(text.length * 3);
     // Buffer#utf8Write skips Buffer#write's argument checks (a third of the cost per record).
-    const n = (this.cur as unknown as { utf8Write(s: string, offset: number): number }).utf8Write(text, this.off);
-    this.off += n;
-    this.queued += n;
-    if (!this.writing) this.kick();
-    if (!this.paused && this.queued + this.inFlight > this.hwm) {
-      this.paused = true;
-      this.onPressure(true);
-    }
+    this.added((this.cur as unknown as { utf8Write(s: string, offset: number): number }).utf8Write(text, this.off));
   }
 
   /** Bytes as they are (--log-format raw): src[start, end) copied into the chunk. */
   writeBytes(src: Buffer, start: number, end: number): void {
     if (this.broken || end <= start) return;
-    const n = end - start;
+    this.reserve(end - start);
+    this.added(src.copy(this.cur, this.off, start, end));
+  }
+
+  /** Room for n more bytes in the current chunk: a fresh one of at least n bytes if need be. */
+  private reserve(n: number): void {
     if (CHUNK - this.off < n) {
       this.seal();
       this.cur = Buffer.allocUnsafe(Math.max(CHUNK, n));
       this.start = 0;
       this.off = 0;
     }
-    src.copy(this.cur, this.off, start, end);
+  }
+
+  /** n bytes were put in the chunk: queue them. */
+  private added(n: number): void {
     this.off += n;
     this.queued += n;
+    this.wrote();
+  }
+
+  /** Starts a write if none is in flight; past the high-water mark, asks for the pipes to pause. */
+  private wrote(): void {
     if (!this.writing) this.kick();
     if (!this.paused && this.queued + this.inFlight > this.hwm) {
       this.paused = true;
@@ -143,13 +143,7 @@ export class LineWriter {
       this.off = 0;
     }
     this.framed = lines;
-    if (lines > 0 && !this.broken) {
-      if (!this.writing) this.kick();
-      if (!this.paused && this.queued + this.inFlight > this.hwm) {
-        this.paused = true;
-        this.onPressure(true);
-      }
-    }
+    if (lines > 0 && !this.broken) this.wrote();
     return at;
   }
 
