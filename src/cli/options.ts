@@ -1,12 +1,11 @@
-// The command line: yargs definitions of every option of SPEC §1, the subcommands, and
-// parseInvocation(), which turns argv and the environment into what to do. yargs only
-// tokenises here: it gets no defaults and no `.env()`, because the config layer must
-// know where each value came from (flag, CORRAL_<NAME> or file) to apply the precedence
-// and to name the source in an error, and because yargs' `.env()` reads process.env,
-// where a corral running inside a corral worker finds CORRAL_POOL, CORRAL_WORKER and
-// CORRAL_POOL_SIZE, which `.strict()` would reject as unknown options.
+// The command line: every option of SPEC §1, the subcommands, and parseInvocation(), which
+// turns argv and the environment into what to do. The tokenizer (argv.ts) gets no defaults
+// and reads no environment, because the config layer must know where each value came from
+// (flag, CORRAL_<NAME> or file) to apply the precedence and to name the source in an error,
+// and because a corral running inside a corral worker finds CORRAL_POOL, CORRAL_WORKER and
+// CORRAL_POOL_SIZE in its environment, which are not options.
 
-import yargs, { type Argv, type Options } from 'yargs';
+import { renderHelp, tokenize, type OptionSpec } from './argv.js';
 import { CorralError } from '../errors.js';
 import { resolveConfig, resolveHttp } from '../config/resolve.js';
 import { ALL_FLAGS, CONFIG_FLAG } from '../config/schema.js';
@@ -27,12 +26,6 @@ const G_WORKERS = 'Workers:';
 const G_READY = 'Readiness and health:';
 const G_STOP = 'Stopping:';
 const G_LOGS = 'Server and logs:';
-
-interface OptionSpec {
-  describe: string;
-  group: string;
-  boolean?: true;
-}
 
 /** Every option of SPEC §1, in help order. The defaults live in the config layer. */
 const OPTIONS: Record<string, OptionSpec> = {
@@ -109,103 +102,60 @@ function wrap(): number {
   return Math.min(100, process.stdout.columns || 100);
 }
 
-/** yargs 18 has usageConfiguration; its types (@types/yargs 17) do not know it yet. */
-function hideTypes(p: Argv): Argv {
-  const withUsage = p as Argv & { usageConfiguration?: (c: { 'hide-types': boolean }) => Argv };
-  return typeof withUsage.usageConfiguration === 'function' ? withUsage.usageConfiguration({ 'hide-types': true }) : p;
-}
-
-/** `halt`: options end at the first word that is not one (the rest is the command). */
-function base(argv: readonly string[], usage: string, version: string, halt: boolean): Argv {
-  return hideTypes(
-    yargs([...argv])
-      .scriptName('corral')
-      .usage(usage)
-      .parserConfiguration({
-        'camel-case-expansion': false,
-        // A repeated option: the last one wins, as in most CLIs.
-        'duplicate-arguments-array': false,
-        'halt-at-non-option': halt,
-        // Values stay strings for the validators: "08", "1e3" and "0x10" are not numbers.
-        'parse-positional-numbers': false,
-        'parse-numbers': false,
-        // The command keeps its own `--`: `corral -- cmd -- x` runs `cmd -- x`.
-        'populate--': false,
-      })
-      .help()
-      .alias('h', 'help')
-      .version(version)
-      .wrap(wrap())
-      .exitProcess(false),
-  );
-}
-
-function defineOptions(p: Argv, names: readonly string[]): Argv {
-  let out = p;
-  for (const name of names) {
-    const spec = OPTIONS[name];
-    if (spec === undefined) continue;
-    const opt: Options = { describe: spec.describe, group: spec.group, type: spec.boolean ? 'boolean' : 'string' };
-    out = out.option(name, opt);
-  }
-  return out;
-}
-
-/** The run (and check-config) parser: every option, options stop at the first non-option. */
-export function buildParser(argv: readonly string[], version: string, usage = RUN_USAGE): Argv {
-  return defineOptions(base(argv, usage, version, true), Object.keys(OPTIONS))
-    .epilogue(RUN_EPILOGUE)
-    .strict();
-}
-
-function buildClientParser(argv: readonly string[], version: string, sub: 'probe' | 'status'): Argv {
-  return base(argv, sub === 'probe' ? PROBE_USAGE : STATUS_USAGE, version, false)
-    .option('http', { type: 'string', describe: 'HOST:PORT of the corral to ask  (default: 0.0.0.0:9000, see below)' })
-    .option(CONFIG_FLAG, { type: 'string', describe: 'take the address from the `http` key of this config file' })
-    .epilogue(sub === 'probe' ? PROBE_EPILOGUE : STATUS_EPILOGUE)
-    .strictOptions();
-}
+const CLIENT_OPTIONS: Record<string, OptionSpec> = {
+  http: { group: 'Options:', describe: 'HOST:PORT of the corral to ask  (default: 0.0.0.0:9000, see below)' },
+  [CONFIG_FLAG]: { group: 'Options:', describe: 'take the address from the `http` key of this config file' },
+};
 
 interface Parsed {
-  args: Record<string, unknown>;
+  flags: Flags;
+  rest: string[];
+  /** The `--` that ended the options, if one did. */
+  dashDash: boolean;
   output?: string;
 }
 
-/** yargs' message, made one line; an unknown option says what was probably meant. */
-function usageError(message: string, valid: readonly string[], sub: string | null): CorralError {
-  const first = message.split('\n')[0] ?? message;
-  const unknown = /^Unknown arguments?: (.+)$/.exec(first);
-  if (unknown) {
-    const names = (unknown[1] ?? '').split(', ');
-    const parts = names.map((n) => {
-      const dashed = n.length === 1 ? `-${n}` : `--${n}`;
-      if (sub !== null && ALL_FLAGS.includes(n)) return `${dashed} (not an option of \`corral ${sub}\`)`;
-      const guess = nearest(n, valid);
-      return guess === undefined ? dashed : `${dashed} (did you mean --${guess}?)`;
-    });
-    const hint = sub === null ? {} : { hint: `run \`corral ${sub} --help\` for its options` };
-    return new CorralError('USAGE', `unknown option${parts.length > 1 ? 's' : ''} ${parts.join(', ')}`, hint);
-  }
-  return new CorralError('USAGE', first.charAt(0).toLowerCase() + first.slice(1));
+/** An unknown option says what was probably meant, or that it belongs to another command. */
+function unknownError(names: readonly string[], valid: readonly string[], sub: string | null): CorralError {
+  const parts = names.map((n) => {
+    const dashed = n.length === 1 ? `-${n}` : `--${n}`;
+    if (sub !== null && ALL_FLAGS.includes(n)) return `${dashed} (not an option of \`corral ${sub}\`)`;
+    const guess = nearest(n, valid);
+    return guess === undefined ? dashed : `${dashed} (did you mean --${guess}?)`;
+  });
+  const hint = sub === null ? {} : { hint: `run \`corral ${sub} --help\` for its options` };
+  return new CorralError('USAGE', `unknown option${parts.length > 1 ? 's' : ''} ${parts.join(', ')}`, hint);
 }
 
-function run(parser: Argv, argv: readonly string[], valid: readonly string[] = ALL_FLAGS, sub: string | null = null): Parsed {
-  let result: Parsed | undefined;
-  let error: string | undefined;
-  // With a callback, yargs neither prints nor exits, and calls back synchronously.
-  void parser.parse([...argv], {}, (err: Error | undefined, args: Record<string, unknown>, output: string) => {
-    if (err) error = err.message;
-    else result = output ? { args, output } : { args };
-  });
-  if (error !== undefined) throw usageError(error, valid, sub);
-  if (result === undefined) throw new CorralError('USAGE', 'cannot parse the command line');
-  return result;
+interface Grammar {
+  specs: Readonly<Record<string, OptionSpec>>;
+  usage: string;
+  epilogue: string;
+  /** Options end at the first word that is not one (the rest is the command). */
+  halt: boolean;
+  sub: string | null;
 }
+
+function run(argv: readonly string[], g: Grammar, version: string): Parsed {
+  const t = tokenize(argv, g.specs, g.halt);
+  const parsed: Parsed = { flags: t.flags, rest: t.rest, dashDash: t.dashDash };
+  if (t.help) return { ...parsed, output: renderHelp(g.usage, g.specs, g.epilogue, wrap()) };
+  if (t.version) return { ...parsed, output: version };
+  if (t.unknown.length > 0) throw unknownError(t.unknown, g.sub === null ? ALL_FLAGS : Object.keys(g.specs), g.sub);
+  const bad = t.badBoolean[0];
+  if (bad !== undefined) throw new CorralError('USAGE', `--${bad} takes no value (use --${bad} or --no-${bad})`);
+  return parsed;
+}
+
+const RUN: Grammar = { specs: OPTIONS, usage: RUN_USAGE, epilogue: RUN_EPILOGUE, halt: true, sub: null };
+const CHECK: Grammar = { ...RUN, usage: CHECK_USAGE };
+const PROBE: Grammar = { specs: CLIENT_OPTIONS, usage: PROBE_USAGE, epilogue: PROBE_EPILOGUE, halt: false, sub: 'probe' };
+const STATUS: Grammar = { ...PROBE, usage: STATUS_USAGE, epilogue: STATUS_EPILOGUE, sub: 'status' };
 
 const VALUE_FLAGS = new Set(Object.keys(OPTIONS).filter((k) => OPTIONS[k]?.boolean !== true));
 
 /**
- * `--grace -5s` would reach yargs as the short flags -5, -s; joined as `--grace=-5s`, the
+ * `--grace -5s` would reach the tokenizer as the short flags -5, -s; joined as `--grace=-5s`, the
  * value gets to the validator, which can say what is wrong with it. Only the options
  * part of argv is touched, never the command.
  */
@@ -224,22 +174,6 @@ function joinDashValues(argv: readonly string[]): string[] {
 }
 
 type Flags = Record<string, string | boolean | undefined>;
-
-function flagsOf(args: Record<string, unknown>, names: readonly string[]): Flags {
-  const out: Flags = {};
-  for (const name of names) {
-    let v = args[name];
-    if (Array.isArray(v)) v = v[v.length - 1];
-    if (typeof v === 'string' || typeof v === 'boolean') out[name] = v;
-    else if (typeof v === 'number') out[name] = String(v);
-  }
-  return out;
-}
-
-function positionals(args: Record<string, unknown>): string[] {
-  const rest = args._;
-  return Array.isArray(rest) ? rest.map((x) => String(x)) : [];
-}
 
 /** Probes connect to the server: a wildcard bind address is reached through loopback. */
 function connectable(http: HostPort): HostPort {
@@ -261,19 +195,19 @@ function clientHttp(flags: Flags, env: NodeJS.ProcessEnv, sub: Subcommand): Host
 function subcommand(sub: Subcommand, rest: readonly string[], pre: Flags, env: NodeJS.ProcessEnv, stderrIsTTY: boolean, version: string): Invocation {
   if (sub === 'check-config') {
     const argv = joinDashValues(rest);
-    const parsed = run(buildParser(argv, version, CHECK_USAGE), argv);
+    const parsed = run(argv, CHECK, version);
     if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
-    const flags = { ...pre, ...flagsOf(parsed.args, ALL_FLAGS) };
-    return { kind: 'check-config', config: resolveConfig({ flags, env, command: positionals(parsed.args), stderrIsTTY }) };
+    const flags = { ...pre, ...parsed.flags };
+    return { kind: 'check-config', config: resolveConfig({ flags, env, command: parsed.rest, stderrIsTTY }) };
   }
   const misplaced = Object.keys(pre).filter((k) => k !== 'http' && k !== CONFIG_FLAG);
   if (misplaced.length > 0) {
     throw new CorralError('USAGE', `${sub} takes only --http and --config, got --${misplaced.join(', --')}`, { hint: `run \`corral ${sub} --help\`` });
   }
-  const parsed = run(buildClientParser(rest, version, sub), rest, ['http', CONFIG_FLAG], sub);
+  const parsed = run(rest, sub === 'probe' ? PROBE : STATUS, version);
   if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
-  const flags = { ...pre, ...flagsOf(parsed.args, ['http', CONFIG_FLAG]) };
-  const words = positionals(parsed.args);
+  const flags = { ...pre, ...parsed.flags };
+  const words = parsed.rest;
   if (sub === 'status') {
     if (words.length > 0) throw new CorralError('USAGE', `status takes no arguments, got ${JSON.stringify(words.join(' '))}`, { hint: 'run `corral status --help`' });
     return { kind: 'status', http: clientHttp(flags, env, sub) };
@@ -292,16 +226,13 @@ function subcommand(sub: Subcommand, rest: readonly string[], pre: Flags, env: N
  */
 export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv, stderrIsTTY: boolean, version: string): Invocation {
   const args = joinDashValues(argv);
-  const parsed = run(buildParser(args, version), args);
+  const parsed = run(args, RUN, version);
   if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
-  const flags = flagsOf(parsed.args, ALL_FLAGS);
-  const tail = positionals(parsed.args);
-  // yargs drops the `--` it halted at; the first word is a subcommand only if it came
-  // before any `--` (`corral -- status` runs a program called status).
-  const haltedAt = args.length - tail.length;
-  const afterDashDash = haltedAt > 0 && args[haltedAt - 1] === '--';
+  const { flags, rest: tail } = parsed;
+  // The first word is a subcommand only if it came before any `--` (`corral -- status` runs
+  // a program called status).
   const first = tail[0];
   const sub = SUBCOMMANDS.find((s) => s === first);
-  if (sub !== undefined && !afterDashDash) return subcommand(sub, tail.slice(1), flags, env, stderrIsTTY, version);
+  if (sub !== undefined && !parsed.dashDash) return subcommand(sub, tail.slice(1), flags, env, stderrIsTTY, version);
   return { kind: 'run', config: resolveConfig({ flags, env, command: tail, stderrIsTTY }) };
 }
