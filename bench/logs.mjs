@@ -820,7 +820,7 @@ function targetFailures(md) {
 /** Which corral was measured: HEAD, uncommitted changes under src/, and whether dist/ is older than src/. */
 function corralBuild() {
   const git = (...a) => spawnSync('git', a, { cwd: ROOT, encoding: 'utf8' }).stdout?.trim() ?? null;
-  const distMtime = fs.statSync(path.join(ROOT, 'dist', 'corral.js')).mtimeMs;
+  const distMtime = fs.statSync(path.join(ROOT, 'dist', 'corral.cjs')).mtimeMs;
   const newer = [];
   const walk = (d) => {
     for (const e of fs.readdirSync(d, { withFileTypes: true })) {
@@ -841,13 +841,13 @@ async function main() {
     return;
   }
   const tStart = Date.now();
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'corral.js'))) {
-    console.error('dist/corral.js is missing: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'corral.cjs'))) {
+    console.error('dist/corral.cjs is missing: run `npm run build` first');
     process.exit(2);
   }
   const producer = compile();
   const build = corralBuild();
-  if (build.src_newer_than_dist.length) console.error(`warning: dist/corral.js is older than ${build.src_newer_than_dist.join(', ')}: run \`node scripts/build.mjs\``);
+  if (build.src_newer_than_dist.length) console.error(`warning: dist/corral.cjs is older than ${build.src_newer_than_dist.join(', ')}: run \`node scripts/build.mjs\``);
   const pm2 = only.some((b) => b === 'one' || b === 'pool') ? ensurePm2() : { path: null, why: 'not needed' };
   if (!pm2.path && pm2.why !== 'not needed') console.error(`pm2-runtime skipped: ${pm2.why}`);
   const machine = {

@@ -587,8 +587,8 @@ async function main() {
     console.error('the reaping bench needs root (unshare --pid); run as root or pass --only without reaping');
     process.exit(2);
   }
-  if (!fs.existsSync(path.join(ROOT, 'dist', 'corral.js'))) {
-    console.error('dist/corral.js is missing: run `npm run build` first');
+  if (!fs.existsSync(path.join(ROOT, 'dist', 'corral.cjs'))) {
+    console.error('dist/corral.cjs is missing: run `npm run build` first');
     process.exit(2);
   }
   ensurePeers();

@@ -3,12 +3,14 @@
 // Handlers go in before the bundle loads: a SIGUSR1 with no handler would open Node's
 // inspector, and a SIGTERM sent to PID 1 with no handler would be lost. What arrives
 // meanwhile is handed to main(), which replays it.
+'use strict';
 const early = [];
 const keep = (sig) => early.push(sig);
 const signals = ['SIGTERM', 'SIGINT', 'SIGHUP', 'SIGUSR1', 'SIGUSR2', 'SIGQUIT'];
 for (const sig of signals) process.on(sig, keep);
 
-const { main } = await import('../dist/corral.js');
+const { load } = require('./load.js');
+const { main } = load('corral').exports;
 main(process.argv.slice(2), early, () => {
   for (const sig of signals) process.off(sig, keep);
 }).then(

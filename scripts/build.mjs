@@ -3,8 +3,10 @@
 // fast.
 // Type checking is `npm run typecheck`; esbuild only strips types.
 import { build } from 'esbuild';
-import { existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
-import { dirname, join, resolve } from 'node:path';
+import { spawnSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { appendFileSync, existsSync, readFileSync, readdirSync, rmSync } from 'node:fs';
+import { dirname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -41,17 +43,51 @@ if (existsSync(example)) {
     logLevel: 'warning',
   });
 }
-await build({
-  entryPoints: [join(root, 'src', 'cli', 'main.ts')],
-  outfile: join(root, 'dist', 'corral.js'),
-  bundle: true,
-  format: 'esm',
-  platform: 'node',
-  target: 'node20',
-  define,
-  // node-pty is loaded lazily and has its own native part.
-  external: ['node-pty'],
-  // Bundled CommonJS dependencies need a require() in ESM.
-  banner: { js: "import { createRequire as __corralCreateRequire } from 'node:module'; const require = __corralCreateRequire(import.meta.url);" },
-  logLevel: 'warning',
-});
+// pino's own destinations (sonic-boom, thread-stream's worker threads) are never used: corral
+// hands pino its own writer. Bundled, their modules would load node:assert and
+// node:worker_threads at every start, so pino gets stand-ins that only say so if called.
+const pinoOwnDestinationsOff = {
+  name: 'pino-own-destinations-off',
+  setup(b) {
+    const inPino = `${sep}node_modules${sep}pino${sep}`;
+    b.onResolve({ filter: /^(sonic-boom|thread-stream|worker_threads)$/ }, (args) =>
+      args.importer.includes(inPino) ? { path: args.path, namespace: 'unused-by-corral' } : undefined,
+    );
+    b.onLoad({ filter: /.*/, namespace: 'unused-by-corral' }, (args) => ({
+      loader: 'js',
+      contents:
+        args.path === 'worker_threads'
+          ? 'module.exports = { isMainThread: true };'
+          : `module.exports = function Unused() { throw new Error('${args.path} is not in the bundle of corral: corral gives pino its own destination'); };`,
+    }));
+  },
+};
+
+// The CLI: one CommonJS file, so that bin/load.js can compile it from V8's code cache (an ES
+// module cannot be), with import.meta.url standing for the file's URL.
+async function bundle(entry, name) {
+  const outfile = join(root, 'dist', `${name}.cjs`);
+  await build({
+    entryPoints: [entry],
+    outfile,
+    bundle: true,
+    format: 'cjs',
+    platform: 'node',
+    target: 'node20',
+    define: { ...define, 'import.meta.url': '__corralUrl' },
+    // node-pty is loaded lazily and has its own native part.
+    external: ['node-pty'],
+    plugins: [pinoOwnDestinationsOff],
+    banner: { js: "var __corralUrl = require('node:url').pathToFileURL(__filename).href;" },
+    logLevel: 'warning',
+  });
+  // The build id ties a code cache to this very bundle (bin/load.js).
+  const id = createHash('sha256').update(readFileSync(outfile)).digest('hex').slice(0, 32);
+  appendFileSync(outfile, `\n// corral-build ${id}\n`);
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'code-cache.cjs'), name], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 });
+  if (r.status !== 0) {
+    process.stderr.write(`warning: no code cache for dist/${name}.cjs (it works, but starts slower): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}\n`);
+  }
+}
+
+await bundle(join(root, 'src', 'cli', 'main.ts'), 'corral');

@@ -3,7 +3,6 @@
 // so a message from a grandchild is attributed to the worker whose process group (or
 // ancestry) it belongs to.
 
-import { randomBytes } from 'node:crypto';
 import { statFields } from '../process/tree.js';
 import type { Logger } from '../logs/logger.js';
 import type { Stats } from '../metrics/stats.js';
@@ -95,12 +94,22 @@ export function attribute(pid: number, isWorker: (pid: number) => boolean): numb
 }
 
 /**
+ * Twelve hex digits that keep two corrals sharing a network namespace (two containers of a
+ * pod, each its own PID 1) apart; not a secret: senders are told apart by their credentials.
+ */
+function uniqueSuffix(): string {
+  return Math.floor(Math.random() * 2 ** 48)
+    .toString(16)
+    .padStart(12, '0');
+}
+
+/**
  * Opens corral's receiver on an abstract address (no file, works on a read-only root);
  * returns the address, the value of NOTIFY_SOCKET for workers.
  */
 export function openNotify(addon: Pick<Addon, 'notifyOpen'>, onMessage: (pid: number, text: string) => void): string {
   for (let attempt = 0; attempt < 5; attempt++) {
-    const address = `@corral/${process.pid}/${randomBytes(6).toString('hex')}`;
+    const address = `@corral/${process.pid}/${uniqueSuffix()}`;
     const err = addon.notifyOpen(address, (batch) => {
       for (let i = 0; i + 1 < batch.length; i += 2) onMessage(batch[i] as number, batch[i + 1] as string);
     });

@@ -1,0 +1,42 @@
+// Writes dist/<name>.cache, the V8 code cache of dist/<name>.cjs (bin/load.js reads it):
+// the bundle is loaded and run once the way a container starts it, so that the cache holds
+// the functions a start compiles, then V8 serialises them. Run by scripts/build.mjs.
+//
+//   node scripts/code-cache.cjs corral      corral --http 127.0.0.1:<free> -- node -e 0
+'use strict';
+const { readFileSync, writeFileSync } = require('node:fs');
+const { createServer } = require('node:net');
+const { join } = require('node:path');
+const { load, BUILD_ID, DIST } = require('../bin/load.js');
+
+function freePort() {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.on('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address();
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+async function run(name) {
+  const { exports, script } = load(name);
+  const id = BUILD_ID.exec(readFileSync(join(DIST, `${name}.cjs`), 'utf8').slice(-100))?.[1];
+  if (id === undefined) throw new Error(`dist/${name}.cjs has no build id`);
+  if (name === 'corral') {
+    const code = await exports.main(['--http', `127.0.0.1:${await freePort()}`, '--', process.execPath, '-e', '0'], []);
+    if (code !== 0) throw new Error(`corral exited with ${code}`);
+  } else {
+    throw new Error(`no start known for ${name}`);
+  }
+  writeFileSync(join(DIST, `${name}.cache`), Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+}
+
+run(process.argv[2]).then(
+  () => process.exit(0),
+  (err) => {
+    process.stderr.write(`code-cache: ${err.message}\n`);
+    process.exit(1);
+  },
+);
