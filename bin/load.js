@@ -3,6 +3,8 @@
 // scripts/code-cache.cjs) instead of being parsed and compiled at every start. The cache
 // is used only if it was made from this very bundle (both carry the bundle's build id) and
 // by this V8 (V8 rejects it otherwise); without it the bundle is compiled as usual.
+// V8 checks a cache's version, flags and source length, but not its bytes: the file is
+// written whole or not at all (rename), and one of another length (cut short) is not used.
 'use strict';
 const { readFileSync } = require('node:fs');
 const Module = require('node:module');
@@ -17,7 +19,9 @@ function cacheFor(source, name) {
   if (id === undefined) return undefined;
   try {
     const buf = readFileSync(join(DIST, `${name}.cache`));
-    return buf.toString('latin1', 0, id.length) === id ? buf.subarray(id.length) : undefined;
+    const head = id.length + 8;
+    if (buf.toString('latin1', 0, id.length) !== id) return undefined;
+    return Number.parseInt(buf.toString('latin1', id.length, head), 16) === buf.length - head ? buf.subarray(head) : undefined;
   } catch {
     return undefined;
   }

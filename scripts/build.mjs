@@ -91,3 +91,4 @@ async function bundle(entry, name) {
 }
 
 await bundle(join(root, 'src', 'cli', 'main.ts'), 'corral');
+await bundle(join(root, 'src', 'cli', 'client-main.ts'), 'client');

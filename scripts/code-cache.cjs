@@ -3,8 +3,9 @@
 // the functions a start compiles, then V8 serialises them. Run by scripts/build.mjs.
 //
 //   node scripts/code-cache.cjs corral      corral --http 127.0.0.1:<free> -- node -e 0
+//   node scripts/code-cache.cjs client      corral probe livez, corral status (a stand-in server)
 'use strict';
-const { readFileSync, writeFileSync } = require('node:fs');
+const { readFileSync, renameSync, writeFileSync } = require('node:fs');
 const { createServer } = require('node:net');
 const { join } = require('node:path');
 const { load, BUILD_ID, DIST } = require('../bin/load.js');
@@ -27,10 +28,26 @@ async function run(name) {
   if (name === 'corral') {
     const code = await exports.main(['--http', `127.0.0.1:${await freePort()}`, '--', process.execPath, '-e', '0'], []);
     if (code !== 0) throw new Error(`corral exited with ${code}`);
+  } else if (name === 'client') {
+    // `corral probe livez` and `corral status` against a stand-in server.
+    const server = require('node:http').createServer((req, res) => {
+      res.end(req.url === '/status' ? '{"pools":{"main":{"workers":[{"index":0,"pid":1,"state":"ready"}]}},"container":null}' : 'ok');
+    });
+    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const http = `127.0.0.1:${server.address().port}`;
+    for (const argv of [['probe', 'livez', '--http', http], ['status', '--http', http]]) {
+      const code = await exports.main(argv);
+      if (code !== 0) throw new Error(`corral ${argv.join(' ')} exited with ${code}`);
+    }
+    server.close();
   } else {
     throw new Error(`no start known for ${name}`);
   }
-  writeFileSync(join(DIST, `${name}.cache`), Buffer.concat([Buffer.from(id, 'latin1'), script.createCachedData()]));
+  // The build id, the length of the code (8 hex digits), the code; written whole, then renamed.
+  const code = script.createCachedData();
+  const file = join(DIST, `${name}.cache`);
+  writeFileSync(`${file}.tmp`, Buffer.concat([Buffer.from(id + code.length.toString(16).padStart(8, '0'), 'latin1'), code]));
+  renameSync(`${file}.tmp`, file);
 }
 
 run(process.argv[2]).then(

@@ -2,7 +2,7 @@
 // line, then the supervisor. One top-level catch turns a user's mistake into
 // `corral: <message> (<hint>)` and its exit code, never a stack trace.
 
-import { openSync, writeSync } from 'node:fs';
+import { openSync } from 'node:fs';
 import { isatty } from 'node:tty';
 import { CorralError } from '../errors.js';
 import { createLogger, type Logger } from '../logs/logger.js';
@@ -16,7 +16,7 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { processLauncher } from '../supervisor/launch.js';
 import { OutputRegistry } from '../supervisor/outputs.js';
 import { processSignaller } from '../process/groups.js';
-import { probe, status } from './client.js';
+import { print, probe, status } from './client.js';
 import { startHttp, type MetricsRenderer } from '../http/server.js';
 import { Stats } from '../metrics/stats.js';
 import { createMetrics } from '../metrics/metrics.js';
@@ -55,14 +55,6 @@ function openFeedback(path: string | null, log: Logger): LineWriter | null {
   }
 }
 const VERSION = typeof __CORRAL_VERSION__ === 'string' ? __CORRAL_VERSION__ : '0.0.0';
-
-function print(fd: number, text: string): void {
-  try {
-    writeSync(fd, text.endsWith('\n') ? text : text + '\n');
-  } catch {
-    // a closed stdout/stderr is no reason to fail
-  }
-}
 
 function userError(err: unknown): number | undefined {
   if (err instanceof CorralError) {

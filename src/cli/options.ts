@@ -5,21 +5,18 @@
 // and because a corral running inside a corral worker finds CORRAL_POOL, CORRAL_WORKER and
 // CORRAL_POOL_SIZE in its environment, which are not options.
 
-import { renderHelp, tokenize, type OptionSpec } from './argv.js';
-import { CorralError } from '../errors.js';
-import { resolveConfig, resolveHttp } from '../config/resolve.js';
-import { ALL_FLAGS, CONFIG_FLAG } from '../config/schema.js';
-import { nearest } from '../config/suggest.js';
-import { LOG_LEVELS, type Config, type HostPort, type LogLevel } from '../config/types.js';
+import type { OptionSpec } from './argv.js';
+import { clientInvocation, type ClientInvocation } from './client-args.js';
+import { parseWith, type Flags, type Grammar } from './grammar.js';
+import { resolveConfig } from '../config/resolve.js';
+import { LOG_LEVELS, type Config, type LogLevel } from '../config/types.js';
 
 export { LOG_LEVELS, type LogLevel };
 
 export type Invocation =
   | { kind: 'run'; config: Config }
   | { kind: 'check-config'; config: Config }
-  | { kind: 'probe'; target: 'livez' | 'readyz'; http: { host: string; port: number } }
-  | { kind: 'status'; http: { host: string; port: number } }
-  | { kind: 'output'; text: string }; // --help / --version text, exit 0
+  | ClientInvocation; // probe, status, and --help / --version text (exit 0)
 
 const G_CONFIG = 'Config:';
 const G_WORKERS = 'Workers:';
@@ -76,82 +73,14 @@ Validates the configuration exactly as a run would (flags > CORRAL_* env vars > 
 defaults) and prints the effective config as JSON; pool env values are shown as "***".
 Exit 0 if it is valid, 2 if not.`;
 
-const PROBE_USAGE = `corral probe <livez|readyz> [--http ADDR] [--config FILE]
-
-Asks a running corral's /livez or /readyz; for Docker HEALTHCHECK and exec probes.`;
-
-const STATUS_USAGE = `corral status [--http ADDR] [--config FILE]
-
-Prints the pools and workers of a running corral, from its /status endpoint.`;
-
 const RUN_EPILOGUE = `DURATION: 500ms, 30s, 5m, 1h, or a number of seconds. SIZE: 512MiB, 8GiB, 2GB, or bytes.
 
 Every option is also an environment variable CORRAL_<NAME> (CORRAL_WORKERS_PER_GPU=2) and a config-file key (workers_per_gpu); flag > env > file > default. With --config, pool options given as flags or env vars override that key in every pool of the file. Options end at the first word that is not one: \`corral python serve.py --port 1\` passes --port to python; \`--\` makes that explicit (\`corral -- status\` runs a program called status).
 
 Exit codes: one worker with restart never ("init mode"): the worker's own, 128+signal if a signal ended it (143 SIGTERM, 137 SIGKILL after --grace), 127 command not found, 126 not executable. Otherwise: 0 after a clean stop, 1 if a worker had to be SIGKILLed or a pool gave up, else the first failing worker's status. 2: usage or config error, before anything starts.`;
 
-const PROBE_EPILOGUE = `--http defaults to CORRAL_HTTP, then the \`http\` key of --config / CORRAL_CONFIG, then 0.0.0.0:9000; a wildcard host (0.0.0.0, ::) means loopback.
-
-Exit codes: 0 the endpoint answered 200; 1 it answered something else or could not be reached; 2 usage error.`;
-
-const STATUS_EPILOGUE = `--http defaults to CORRAL_HTTP, then the \`http\` key of --config / CORRAL_CONFIG, then 0.0.0.0:9000; a wildcard host (0.0.0.0, ::) means loopback.
-
-Exit codes: 0 printed; 1 corral could not be reached; 2 usage error.`;
-
-function wrap(): number {
-  return Math.min(100, process.stdout.columns || 100);
-}
-
-const CLIENT_OPTIONS: Record<string, OptionSpec> = {
-  http: { group: 'Options:', describe: 'HOST:PORT of the corral to ask  (default: 0.0.0.0:9000, see below)' },
-  [CONFIG_FLAG]: { group: 'Options:', describe: 'take the address from the `http` key of this config file' },
-};
-
-interface Parsed {
-  flags: Flags;
-  rest: string[];
-  /** The `--` that ended the options, if one did. */
-  dashDash: boolean;
-  output?: string;
-}
-
-/** An unknown option says what was probably meant, or that it belongs to another command. */
-function unknownError(names: readonly string[], valid: readonly string[], sub: string | null): CorralError {
-  const parts = names.map((n) => {
-    const dashed = n.length === 1 ? `-${n}` : `--${n}`;
-    if (sub !== null && ALL_FLAGS.includes(n)) return `${dashed} (not an option of \`corral ${sub}\`)`;
-    const guess = nearest(n, valid);
-    return guess === undefined ? dashed : `${dashed} (did you mean --${guess}?)`;
-  });
-  const hint = sub === null ? {} : { hint: `run \`corral ${sub} --help\` for its options` };
-  return new CorralError('USAGE', `unknown option${parts.length > 1 ? 's' : ''} ${parts.join(', ')}`, hint);
-}
-
-interface Grammar {
-  specs: Readonly<Record<string, OptionSpec>>;
-  usage: string;
-  epilogue: string;
-  /** Options end at the first word that is not one (the rest is the command). */
-  halt: boolean;
-  sub: string | null;
-}
-
-function run(argv: readonly string[], g: Grammar, version: string): Parsed {
-  const t = tokenize(argv, g.specs, g.halt);
-  const parsed: Parsed = { flags: t.flags, rest: t.rest, dashDash: t.dashDash };
-  if (t.help) return { ...parsed, output: renderHelp(g.usage, g.specs, g.epilogue, wrap()) };
-  if (t.version) return { ...parsed, output: version };
-  if (t.unknown.length > 0) throw unknownError(t.unknown, g.sub === null ? ALL_FLAGS : Object.keys(g.specs), g.sub);
-  const bad = t.badBoolean[0];
-  if (bad !== undefined) throw new CorralError('USAGE', `--${bad} takes no value (use --${bad} or --no-${bad})`);
-  return parsed;
-}
-
 const RUN: Grammar = { specs: OPTIONS, usage: RUN_USAGE, epilogue: RUN_EPILOGUE, halt: true, sub: null };
 const CHECK: Grammar = { ...RUN, usage: CHECK_USAGE };
-const PROBE: Grammar = { specs: CLIENT_OPTIONS, usage: PROBE_USAGE, epilogue: PROBE_EPILOGUE, halt: false, sub: 'probe' };
-const STATUS: Grammar = { ...PROBE, usage: STATUS_USAGE, epilogue: STATUS_EPILOGUE, sub: 'status' };
-
 const VALUE_FLAGS = new Set(Object.keys(OPTIONS).filter((k) => OPTIONS[k]?.boolean !== true));
 
 /**
@@ -173,51 +102,15 @@ function joinDashValues(argv: readonly string[]): string[] {
   return out;
 }
 
-type Flags = Record<string, string | boolean | undefined>;
-
-/** Probes connect to the server: a wildcard bind address is reached through loopback. */
-function connectable(http: HostPort): HostPort {
-  const wildcard = http.host === '0.0.0.0' || http.host === '::' || http.host === '';
-  // 127.0.0.1 also reaches a dual-stack [::] server, and works where IPv6 is disabled.
-  return wildcard ? { host: '127.0.0.1', port: http.port } : { host: http.host, port: http.port };
-}
-
-function clientHttp(flags: Flags, env: NodeJS.ProcessEnv, sub: Subcommand): HostPort {
-  const http = resolveHttp({ flags, env });
-  if (http === null) {
-    throw new CorralError('USAGE', `${sub}: the HTTP server is off (http = "off"), so there is nothing to ask`, {
-      hint: 'give the address of a running corral with --http HOST:PORT',
-    });
-  }
-  return connectable(http);
-}
-
 function subcommand(sub: Subcommand, rest: readonly string[], pre: Flags, env: NodeJS.ProcessEnv, stderrIsTTY: boolean, version: string): Invocation {
   if (sub === 'check-config') {
     const argv = joinDashValues(rest);
-    const parsed = run(argv, CHECK, version);
+    const parsed = parseWith(argv, CHECK, version);
     if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
     const flags = { ...pre, ...parsed.flags };
     return { kind: 'check-config', config: resolveConfig({ flags, env, command: parsed.rest, stderrIsTTY }) };
   }
-  const misplaced = Object.keys(pre).filter((k) => k !== 'http' && k !== CONFIG_FLAG);
-  if (misplaced.length > 0) {
-    throw new CorralError('USAGE', `${sub} takes only --http and --config, got --${misplaced.join(', --')}`, { hint: `run \`corral ${sub} --help\`` });
-  }
-  const parsed = run(rest, sub === 'probe' ? PROBE : STATUS, version);
-  if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
-  const flags = { ...pre, ...parsed.flags };
-  const words = parsed.rest;
-  if (sub === 'status') {
-    if (words.length > 0) throw new CorralError('USAGE', `status takes no arguments, got ${JSON.stringify(words.join(' '))}`, { hint: 'run `corral status --help`' });
-    return { kind: 'status', http: clientHttp(flags, env, sub) };
-  }
-  const [target, ...extra] = words;
-  if ((target !== 'livez' && target !== 'readyz') || extra.length > 0) {
-    const got = words.length === 0 ? 'nothing' : JSON.stringify(words.join(' '));
-    throw new CorralError('USAGE', `probe: expected livez or readyz, got ${got}`, { hint: 'e.g. `corral probe readyz --http 127.0.0.1:9000`' });
-  }
-  return { kind: 'probe', target, http: clientHttp(flags, env, sub) };
+  return clientInvocation(sub, rest, pre, env, version);
 }
 
 /**
@@ -226,7 +119,7 @@ function subcommand(sub: Subcommand, rest: readonly string[], pre: Flags, env: N
  */
 export function parseInvocation(argv: readonly string[], env: NodeJS.ProcessEnv, stderrIsTTY: boolean, version: string): Invocation {
   const args = joinDashValues(argv);
-  const parsed = run(args, RUN, version);
+  const parsed = parseWith(args, RUN, version);
   if (parsed.output !== undefined) return { kind: 'output', text: parsed.output };
   const { flags, rest: tail } = parsed;
   // The first word is a subcommand only if it came before any `--` (`corral -- status` runs
