@@ -9,7 +9,7 @@
 // Without colour the line is plain text: no escape sequence at all, the worker's stripped, and
 // stdout and stderr look the same (the format other tools parse).
 
-import { clock } from './logger.js';
+import { clock } from './clock.js';
 import { stripAnsi } from './lines.js';
 
 const RESET = '\x1b[0m';

@@ -186,7 +186,7 @@ export class Supervisor {
       case 'restart':
         Stats.inc(this.stats.restarts, `${slot.pool.name}\0${slot.index}\0${e.reason}`);
         if (e.delayMs > 0) this.log.warn({ event: 'backoff', ...who, reason: e.reason, delay_ms: e.delayMs }, `restarting in ${e.delayMs} ms`);
-        this.log.info({ event: 'restart', ...who, reason: e.reason, restarts: slot.w.restarts }, `restart (${e.reason})`);
+        this.log.info({ event: 'restart', ...who, reason: e.reason, restarts: slot.w.restarts, delay_ms: e.delayMs }, `restart (${e.reason})`);
         break;
       case 'exit':
         recordExit(this.log, this.stats, slot, e);

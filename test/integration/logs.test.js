@@ -34,8 +34,8 @@ test('--log-level debug logs reaped orphans; warn hides info', async () => {
 });
 
 test('pretty format: time, corral tag, message and fields on one line', () => {
-  const line = prettyLine(JSON.stringify({ level: 40, time: Date.UTC(2026, 0, 1, 12, 34, 56, 789), event: 'backoff', msg: 'restarting' }), false);
-  assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} corral \| WARN restarting event=backoff\n$/);
+  const line = prettyLine(JSON.stringify({ level: 40, time: Date.UTC(2026, 0, 1, 12, 34, 56, 789), event: 'config', action: 'rejected', msg: 'config not reloaded' }), false);
+  assert.match(line, /^\d\d:\d\d:\d\d\.\d{3} corral \| WARN config not reloaded action=rejected\n$/);
   const coloured = prettyLine('{"level":30,"msg":"x"}', true);
   assert.ok(coloured.startsWith('\x1b[2m') && coloured.endsWith('\x1b[0m\n'), JSON.stringify(coloured));
 });

@@ -76,3 +76,57 @@ test('worker colours: stable, readable, consecutive workers differ', () => {
   assert.ok(new Set(['main', 'embed', 'rerank', 'a'].map((p) => workerColour(p, 0))).size > 1);
   assert.match(workerColour('main', -1), sgr);
 });
+
+// corral's own records for people (pretty-records.ts).
+import { duration, prettyRecord } from '../../dist/logs/pretty-records.js';
+
+const who = { pool: 'main', worker: 0, pid: 4242 };
+const exitRec = (fields) => ({ level: 30, time: T, event: 'exit', ...who, code: 0, signal: null, reason: 'exit', duration_ms: 12_300, last_lines: ['loading', 'serving'], ...fields });
+
+test('a clean exit, or one corral decided, is one short line without its last lines', () => {
+  assert.equal(prettyRecord(exitRec({ cause: 'clean', detail: 'exit code 0', msg: 'main.0 exited with code 0' }), false), '09:05:07.042 corral | main.0 exited with code 0 after 12s\n');
+  const stopped = prettyRecord(exitRec({ code: null, signal: 'SIGTERM', cause: 'shutdown', msg: 'main.0 exited with SIGTERM: stopped (shutdown)' }), false);
+  assert.equal(stopped, '09:05:07.042 corral | main.0 exited with SIGTERM: stopped (shutdown) after 12s\n');
+  assert.equal(prettyRecord({ level: 30, time: T, event: 'exit', code: 0, reaped_orphans: 3, msg: 'corral exiting with code 0' }, false), '09:05:07.042 corral | corral exiting with code 0\n');
+});
+
+test('a failed exit: its cause on the line, the last lines below it, one per line, then a stack dump', () => {
+  const text = prettyRecord(
+    exitRec({ code: 1, cause: 'exception', detail: 'ValueError: bad input', msg: 'main.0 exited with code 1: uncaught exception (ValueError: bad input)', last_lines: ['Traceback (most recent call last):\n  File "serve.py", line 3\nValueError: bad input', '\x1b[31mred\x1b[0m'], dump: ['Thread 0x1 (most recent call first):'] }),
+    false,
+  );
+  const pad = ' '.repeat(24);
+  assert.deepEqual(text.split('\n'), [
+    '09:05:07.042 corral | main.0 exited with code 1: uncaught exception (ValueError: bad input) after 12s',
+    `${pad}last lines:`,
+    `${pad}  Traceback (most recent call last):`,
+    `${pad}    File "serve.py", line 3`,
+    `${pad}  ValueError: bad input`,
+    `${pad}  red`,
+    `${pad}stack dump:`,
+    `${pad}  Thread 0x1 (most recent call first):`,
+    '',
+  ]);
+  const coloured = prettyRecord(exitRec({ code: 1, cause: 'crash', msg: 'main.0 exited with SIGSEGV: crashed' }), true);
+  assert.ok(coloured.startsWith('\x1b[1;31m'), 'a failed exit is red even at level 30');
+  for (const line of coloured.trimEnd().split('\n')) assert.ok(line.endsWith('\x1b[0m'), JSON.stringify(line));
+});
+
+test('backoff and restart say when the next try is; ready how long the start took; each line names its worker', () => {
+  assert.equal(
+    prettyRecord({ level: 40, time: T, event: 'backoff', ...who, reason: 'exit', delay_ms: 1500, msg: 'restarting in 1500 ms' }, false),
+    '09:05:07.042 corral | WARN main.0: restarting in 1.5s, at 09:05:08.542\n',
+  );
+  assert.equal(prettyRecord({ level: 30, time: T, event: 'restart', ...who, reason: 'exit', restarts: 3, delay_ms: 1500, msg: 'restart (exit)' }, false), '09:05:07.042 corral | main.0: restart (exit) at 09:05:08.542\n');
+  assert.equal(prettyRecord({ level: 30, time: T, event: 'restart', ...who, reason: 'rolling', restarts: 3, delay_ms: 0, msg: 'restart (rolling)' }, false), '09:05:07.042 corral | main.0: restart (rolling) now\n');
+  assert.equal(prettyRecord({ level: 30, time: T, event: 'ready', ...who, startup_ms: 2345, msg: 'main.0 ready' }, false), '09:05:07.042 corral | main.0 ready in 2.3s\n');
+  assert.equal(prettyRecord({ level: 30, time: T, event: 'spawn', ...who, command: ['python3', 'serve.py'], msg: 'spawned main.0' }, false), '09:05:07.042 corral | spawned main.0 (pid 4242)\n');
+  assert.equal(
+    prettyRecord({ level: 30, time: T, event: 'watch', pool: 'main', file: 'app/model.py', msg: 'app/model.py changed: restarting pool main' }, false),
+    '09:05:07.042 corral | app/model.py changed: restarting pool main\n',
+  );
+});
+
+test('durations: ms, tenths of seconds, seconds, minutes, hours', () => {
+  assert.deepEqual([850, 1500, 42_000, 125_000, 3_720_000, -1].map(duration), ['850ms', '1.5s', '42s', '2m05s', '1h02m', '?']);
+});
