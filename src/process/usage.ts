@@ -38,10 +38,69 @@ function memoryOf(pid: number): number {
   return rss ? Number(rss[1]) * 1024 : 0;
 }
 
-function one(pid: number): { memory: number; cpu: number } | undefined {
+/**
+ * What a process's stat says of its activity: CPU ticks, page faults, children's CPU, threads,
+ * its start time (a reused pid differs) and size. The same fingerprint as at the last round
+ * means the process has not run, faulted, forked or reaped since (a fork faults the parent's
+ * pages), so its memory and its children are what they were: an idle worker costs one read
+ * of its stat per round instead of smaps_rollup (a walk of every mapping) and a children file
+ * per thread (dozens for a PyTorch process). A vfork() (posix_spawn, Python's subprocess)
+ * faults nothing in the parent: the main thread's children file is read every round too, and
+ * a child of another thread's vfork is seen at the next full read.
+ */
+function fingerprint(f: readonly string[]): string {
+  // minflt, majflt, utime, stime, cutime, cstime, num_threads, starttime, vsize, rss
+  return `${f[7]} ${f[9]} ${f[11]} ${f[12]} ${f[13]} ${f[14]} ${f[17]} ${f[19]} ${f[20]} ${f[21]}`;
+}
+
+interface Seen {
+  print: string;
+  memory: number;
+  children: number[];
+  /** When memory and children were read (a full read every REFRESH_MS whatever the fingerprint). */
+  readAt: number;
+  seenAt: number;
+}
+
+/** Memory and children are read again at least this often. */
+const REFRESH_MS = 30_000;
+const seen = new Map<number, Seen>();
+let prunedAt = 0;
+
+function one(pid: number, now: number): { memory: number; cpu: number; children: number[] } | undefined {
   const f = statFields(pid);
-  if (!f) return undefined;
-  return { memory: memoryOf(pid), cpu: (Number(f[11]) + Number(f[12])) / CLOCK_TICKS };
+  if (!f) {
+    seen.delete(pid);
+    return undefined;
+  }
+  const cpu = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
+  const print = fingerprint(f);
+  const was = seen.get(pid);
+  if (was !== undefined && was.print === print && now - was.readAt < REFRESH_MS && !newChild(pid, was.children)) {
+    was.seenAt = now;
+    return { memory: was.memory, cpu, children: was.children };
+  }
+  const fresh: Seen = { print, memory: memoryOf(pid), children: childrenOf(pid) ?? [], readAt: now, seenAt: now };
+  seen.set(pid, fresh);
+  return { memory: fresh.memory, cpu, children: fresh.children };
+}
+
+/** A child in the main thread's children file that was not there at the last full read. */
+function newChild(pid: number, known: readonly number[]): boolean {
+  const text = readSmall(`/proc/${pid}/task/${pid}/children`);
+  if (text === null) return false;
+  for (const p of text.split(' ')) {
+    const n = Number(p);
+    if (n > 0 && !known.includes(n)) return true;
+  }
+  return false;
+}
+
+/** Forgets processes not seen for a while (gone, or no longer a worker's). */
+function prune(now: number): void {
+  if (now - prunedAt < REFRESH_MS) return;
+  prunedAt = now;
+  for (const [pid, s] of seen) if (now - s.seenAt > 2 * REFRESH_MS) seen.delete(pid);
 }
 
 /** Monotonic ms (process.hrtime: node:perf_hooks would cost every start its load). */
@@ -56,13 +115,15 @@ export async function treeUsage(pid: number): Promise<TreeUsage & { costMs: numb
   const total = { rssBytes: 0, cpuSeconds: 0, costMs: 0 };
   const queue = [pid];
   let slice = nowMs();
+  const at = Date.now();
+  prune(at);
   for (let i = 0; i < queue.length; i++) {
     const p = queue[i] ?? 0;
-    const u = one(p);
+    const u = one(p, at);
     if (u) {
       total.rssBytes += u.memory;
       total.cpuSeconds += u.cpu;
-      for (const c of childrenOf(p) ?? []) queue.push(c);
+      for (const c of u.children) queue.push(c);
     }
     const now = nowMs();
     if (now - slice >= SLICE_MS) {

@@ -29,3 +29,25 @@ test('a 400 MB parent with 8 readers: the tree reads about 400 MB, and --max-rss
   await c.kill('SIGTERM');
   await c.exited;
 });
+
+test('an idle worker that later starts a child (posix_spawn, a vfork): the child is in the tree within a few samples', { timeout: 90_000 }, async () => {
+  const hp = await freePort();
+  // Idle long enough for several samples of an unchanged process, then a 300 MB child.
+  const child = 'import time; b = bytearray(300 * 1024 * 1024); print("child up", flush=True); time.sleep(600)';
+  const worker = `import os, sys, time; time.sleep(7); os.posix_spawn(sys.executable, [sys.executable, "-c", ${JSON.stringify(child)}], os.environ); time.sleep(600)`;
+  const c = runCorral(['--http', `127.0.0.1:${hp}`, '--', 'python3', '-c', worker]);
+  const MB = 1024 * 1024;
+  const rssNow = async () => {
+    const r = await http(hp, '/status');
+    return r.status === 200 ? JSON.parse(r.body).pools.main.workers[0].rss_bytes : null;
+  };
+  await until(async () => (await rssNow()) !== null, { what: 'a first sample', timeoutMs: 15_000, intervalMs: 250 });
+  const idle = await rssNow();
+  assert.ok(idle < 100 * MB, `the idle worker alone: ${(idle / MB).toFixed(1)} MiB`);
+  await c.waitFor(/child up/, 'stdout', 30_000);
+  const upAt = Date.now();
+  await until(async () => (await rssNow()) > 250 * MB, { what: 'the child\'s 300 MB in the tree', timeoutMs: 15_000, intervalMs: 250 });
+  assert.ok(Date.now() - upAt < 10_000, `seen ${Date.now() - upAt} ms after the child was up (a full re-read comes only every 30 s)`);
+  await c.kill('SIGTERM');
+  await c.exited;
+});
