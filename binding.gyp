@@ -11,7 +11,8 @@
         "src/native/logfast.c",
         "src/native/find.c",
         "src/native/tty.c",
-        "src/native/fds.c"
+        "src/native/fds.c",
+        "src/native/http.c"
       ],
       "cflags": ["-Wall", "-Wextra", "-Werror", "-O2", "-fvisibility=hidden"],
       "cflags_c": ["-std=gnu11"],

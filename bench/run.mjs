@@ -3,9 +3,10 @@
 // See bench/README.md for what each number means. Not part of `npm test`: this
 // script may install the peers with apt-get, and it needs root (unshare --pid).
 //
-//   node bench/run.mjs [--only startup,stop,reaping,memory] [--peers tini,dumb-init,catatonit]
-//                      [--startup-runs 30] [--stop-runs 20] [--reap-runs 3] [--mem-runs 3]
-//                      [--orphans 5000] [--stop-workers 4] [--mem-workers 8] [--no-install]
+//   node bench/run.mjs [--only startup,probe,stop,reaping,memory,idle] [--peers tini,dumb-init,catatonit]
+//                      [--startup-runs 30] [--probe-runs 30] [--stop-runs 20] [--reap-runs 3] [--mem-runs 3]
+//                      [--orphans 5000] [--stop-workers 4] [--mem-workers 8]
+//                      [--idle-windows 20] [--idle-window-s 15] [--no-install]
 
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
@@ -14,9 +15,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { alive, CORRAL, ENV, fail, failures, HERE, listOf, ms, OUT, positive, procStat, ROOT, sleep, stats, statusKb, watchExit } from './common.mjs';
+import { alive, CORRAL, ENV, fail, failures, freePort, HERE, listOf, ms, OUT, positive, procStat, ROOT, sleep, stats, statusKb, watchExit } from './common.mjs';
 const STORM = path.join(ROOT, 'test', 'fixtures', 'storm.py');
-const BENCHES = ['startup', 'stop', 'reaping', 'memory'];
+const BENCHES = ['startup', 'probe', 'stop', 'reaping', 'memory', 'idle'];
 const ALL_PEERS = ['tini', 'dumb-init', 'catatonit'];
 const REQUIRED_PEERS = ['tini', 'dumb-init'];
 
@@ -25,6 +26,9 @@ const { values: opt } = parseArgs({
     only: { type: 'string', default: BENCHES.join(',') },
     peers: { type: 'string', default: ALL_PEERS.join(',') },
     'startup-runs': { type: 'string', default: '30' },
+    'probe-runs': { type: 'string', default: '30' },
+    'idle-windows': { type: 'string', default: '20' },
+    'idle-window-s': { type: 'string', default: '15' },
     'stop-runs': { type: 'string', default: '20' },
     'reap-runs': { type: 'string', default: '3' },
     'mem-runs': { type: 'string', default: '3' },
@@ -45,6 +49,9 @@ const only = listOf(opt.only, BENCHES, 'benchmark');
 const wantedPeers = listOf(opt.peers, ALL_PEERS, 'peer');
 const cfg = {
   startupRuns: positive(opt, 'startup-runs'),
+  probeRuns: positive(opt, 'probe-runs'),
+  idleWindows: positive(opt, 'idle-windows'),
+  idleWindowS: positive(opt, 'idle-window-s'),
   stopRuns: positive(opt, 'stop-runs'),
   reapRuns: positive(opt, 'reap-runs'),
   memRuns: positive(opt, 'mem-runs'),
@@ -479,6 +486,103 @@ async function benchMemory(inits) {
   return { runs };
 }
 
+// ---------------------------------------------------------------- 1b. probe
+
+/** `corral probe livez` against a running corral, beside `node -e 0`: wall ms per run. */
+async function benchProbe() {
+  console.error(`probe: ${cfg.probeRuns} runs each (+2 warm-up), interleaved`);
+  const port = await freePort();
+  const server = launch([CORRAL, '--http', `127.0.0.1:${port}`, '--', 'sleep', '100000'], 600_000);
+  const deadline = Date.now() + 10_000;
+  let up = false;
+  while (!up && Date.now() < deadline) {
+    up = spawnSync(process.execPath, [CORRAL, 'probe', 'livez', '--http', `127.0.0.1:${port}`]).status === 0;
+    if (!up) await sleep(50);
+  }
+  const variants = [
+    [NODE_FLOOR, [process.execPath, '-e', '0']],
+    ['corral', [process.execPath, CORRAL, 'probe', 'livez', '--http', `127.0.0.1:${port}`]],
+  ];
+  const samples = Object.fromEntries(variants.map(([v]) => [v, []]));
+  if (!up) fail('probe', 'corral', 0, 'the corral to probe did not answer /livez within 10 s');
+  for (let run = -2; up && run < cfg.probeRuns; run++) {
+    for (const [name, argv] of variants) {
+      const t0 = process.hrtime.bigint();
+      const r = spawnSync(argv[0], argv.slice(1), { encoding: 'utf8', env: ENV });
+      const took = ms(process.hrtime.bigint() - t0);
+      if (r.status !== 0) {
+        fail('probe', name, run, `exit ${r.status}`, r.stderr);
+        continue;
+      }
+      if (run >= 0) samples[name].push(took);
+    }
+  }
+  server.child.kill('SIGTERM');
+  await server.closed;
+  return { samples, stats: Object.fromEntries(Object.entries(samples).map(([k, v]) => [k, stats(v)])) };
+}
+
+// ---------------------------------------------------------------- 5. idle
+
+/** CPU time of every thread of pid, ns (schedstat: exact, where utime/stime count 10 ms ticks). */
+function cpuNs(pid) {
+  let total = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return total;
+}
+
+/**
+ * N idle workers under each init at once (corral with its HTTP server, sampler and GPU
+ * collection on, the fake nvidia-smi of the tests with 4 GPUs), then the init's own CPU over
+ * consecutive windows: % of one core per window.
+ */
+async function benchIdle(inits) {
+  const n = cfg.memWorkers;
+  const sleeper = ['sleep', '100000'];
+  const windowMs = cfg.idleWindowS * 1000;
+  console.error(`idle: ${n} idle workers under each init at once, ${cfg.idleWindows} windows of ${cfg.idleWindowS} s`);
+  const port = await freePort();
+  const argvOf = (name) =>
+    name === NODE_FLOOR ? [process.execPath, '-e', NODE_IDLE, String(n), ...sleeper] : name === 'corral' ? [CORRAL, '--workers', String(n), '--http', `127.0.0.1:${port}`, '--', ...sleeper] : INITS[name].idle(n, sleeper);
+  const names = [NODE_FLOOR, ...inits];
+  const running = names.map((name) => {
+    const env = name === 'corral' ? { ...ENV, CORRAL_NVIDIA_SMI: path.join(ROOT, 'test', 'fixtures', 'nvidia-smi-4gpu') } : ENV;
+    const argv = argvOf(name);
+    const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'ignore', 'ignore'], env });
+    return { name, child, exited: watchExit(child, windowMs * cfg.idleWindows + 120_000) };
+  });
+  const deadline = Date.now() + 15_000;
+  for (const r of running) {
+    while (descendants(r.child.pid).filter((p) => procStat(p)?.comm === 'sleep').length < n && Date.now() < deadline) await sleep(20);
+  }
+  await sleep(5000); // start-up work (the first GPU run, the first samples) is not idle
+  const windows = Object.fromEntries(names.map((name) => [name, []]));
+  let before = running.map((r) => cpuNs(r.child.pid));
+  let t = process.hrtime.bigint();
+  for (let w = 0; w < cfg.idleWindows; w++) {
+    await sleep(windowMs);
+    const now = process.hrtime.bigint();
+    const after = running.map((r) => cpuNs(r.child.pid));
+    running.forEach((r, i) => windows[r.name].push((100 * (after[i] - before[i])) / Number(now - t)));
+    before = after;
+    t = now;
+  }
+  for (const r of running) {
+    const workers = descendants(r.child.pid);
+    r.child.kill('SIGTERM');
+    const ex = await r.exited;
+    if (ex.timedOut) fail('idle', r.name, 0, 'init did not exit after SIGTERM');
+    killAll(workers.filter(alive));
+  }
+  return { windows, stats: Object.fromEntries(Object.entries(windows).map(([k, v]) => [k, stats(v)])) };
+}
+
 // ---------------------------------------------------------------- report
 
 const f1 = (x) => (x === null || x === undefined ? '–' : x < 10 ? x.toFixed(2) : x < 100 ? x.toFixed(1) : x.toFixed(0));
@@ -501,6 +605,18 @@ function table(res, inits) {
     const c = s.corral;
     row(`start: exec → worker's first instruction, median ms (n=${total})`, med, 'corral < 150 ms median', c ? yes(c.median < 150 && c.n === total) : yes(false));
     row('start: p90 ms', p90);
+    const floor = s[NODE_FLOOR]?.median;
+    const ratio = Object.fromEntries(cols.filter((k) => k !== 'direct' && s[k] && floor).map((k) => [k, `${(s[k].median / floor).toFixed(2)}×`]));
+    row('start: ÷ node floor (medians, same run)', ratio, 'corral ≤ 1.3×', c && floor ? yes(c.median / floor <= 1.3) : 'n/a');
+  }
+  if (res.probe) {
+    const s = res.probe.stats;
+    const total = cfg.probeRuns;
+    const floor = s[NODE_FLOOR];
+    const c = s.corral;
+    row(`probe: \`corral probe livez\` (node floor: \`node -e 0\`), wall median ms (n=${total})`, { [NODE_FLOOR]: withN(floor, total), corral: withN(c, total) });
+    const holds = c && floor ? yes(c.median / floor.median <= 1.15 && c.n === total) : 'n/a';
+    row('probe: ÷ `node -e 0` (medians, same run)', c && floor ? { corral: `${(c.median / floor.median).toFixed(2)}×` } : {}, 'corral ≤ 1.15×', holds);
   }
   if (res.stop) {
     const s = res.stop.stats;
@@ -560,6 +676,14 @@ function table(res, inits) {
     const holds = r.corral ? yes(c.length === cfg.memRuns && c.every((x) => mb(x.rss_kb_max_1s) < 60)) : 'n/a';
     row(`memory: own RSS, ${cfg.memWorkers} idle workers, MB (median of ${cfg.memRuns}, max over 1 s after ready)`, cell, 'corral < 60 MB', holds);
   }
+  if (res.idle) {
+    const s = res.idle.stats;
+    const pct = (x) => (x < 0.1 ? x.toFixed(3) : x.toFixed(2));
+    const med = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v ? pct(v.median) : '–']));
+    const p90 = Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v ? pct(v.p90) : '–']));
+    row(`idle: own CPU, ${cfg.memWorkers} idle workers, % of a core, median of ${cfg.idleWindows} windows of ${cfg.idleWindowS} s (corral: HTTP, sampler, GPU collection on)`, med, 'corral ≤ 0.1 %', s.corral ? yes(s.corral.median <= 0.1) : 'n/a');
+    row('idle: p90 of the windows', p90);
+  }
   const lines = [head, sep, ...rows];
   if (res.reaping) {
     // storm.py counts cleared_ms from the end of its last /proc scan that saw a live
@@ -616,9 +740,11 @@ async function main() {
 
   const res = {};
   if (only.includes('startup')) res.startup = await benchStartup(inits, bins);
+  if (only.includes('probe')) res.probe = await benchProbe();
   if (only.includes('stop')) res.stop = await benchStop(inits, bins);
   if (only.includes('reaping')) res.reaping = await benchReaping(inits, python());
   if (only.includes('memory')) res.memory = await benchMemory(inits);
+  if (only.includes('idle')) res.idle = await benchIdle(inits);
 
   const md = table(res, inits);
   const wallS = (Date.now() - tStart) / 1000;

@@ -8,12 +8,7 @@ const { load } = require('./load.js');
 const first = process.argv[2];
 if (first === 'probe' || first === 'status') {
   // A client of a running corral (a Docker HEALTHCHECK, an exec probe): its own small bundle.
-  load('client')
-    .exports.main(process.argv.slice(2))
-    .then(
-      (code) => process.exit(code),
-      () => process.exit(1),
-    );
+  process.exit(load('client').exports.main(process.argv.slice(2)));
 } else {
   const early = [];
   const keep = (sig) => early.push(sig);

@@ -29,17 +29,18 @@ async function run(name) {
     const code = await exports.main(['--http', `127.0.0.1:${await freePort()}`, '--', process.execPath, '-e', '0'], []);
     if (code !== 0) throw new Error(`corral exited with ${code}`);
   } else if (name === 'client') {
-    // `corral probe livez` and `corral status` against a stand-in server.
-    const server = require('node:http').createServer((req, res) => {
-      res.end(req.url === '/status' ? '{"pools":{"main":{"workers":[{"index":0,"pid":1,"state":"ready"}]}},"container":null}' : 'ok');
-    });
-    await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const http = `127.0.0.1:${server.address().port}`;
-    for (const argv of [['probe', 'livez', '--http', http], ['status', '--http', http]]) {
-      const code = await exports.main(argv);
-      if (code !== 0) throw new Error(`corral ${argv.join(' ')} exited with ${code}`);
+    // `corral probe livez` and `corral status` against a stand-in server; the client blocks
+    // (its GET is in the addon), so the server runs in a child.
+    const child = require('node:child_process').spawn(process.execPath, ['-e', `require('node:http').createServer((q, s) => s.end(q.url === '/status' ? '{"pools":{"main":{"workers":[{"index":0,"pid":1,"state":"ready"}]}},"container":null}' : 'ok')).listen(0, '127.0.0.1', function () { console.log(this.address().port); })`], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const port = await new Promise((resolve) => child.stdout.once('data', (d) => resolve(Number(String(d).trim()))));
+    try {
+      for (const argv of [['probe', 'livez', '--http', `127.0.0.1:${port}`], ['status', '--http', `127.0.0.1:${port}`]]) {
+        const code = exports.main(argv);
+        if (code !== 0) throw new Error(`corral ${argv.join(' ')} exited with ${code}`);
+      }
+    } finally {
+      child.kill();
     }
-    server.close();
   } else {
     throw new Error(`no start known for ${name}`);
   }

@@ -10,7 +10,7 @@ import { print, probe, status } from './client.js';
 declare const __CORRAL_VERSION__: string;
 const VERSION = typeof __CORRAL_VERSION__ === 'string' ? __CORRAL_VERSION__ : '0.0.0';
 
-export async function main(argv: readonly string[]): Promise<number> {
+export function main(argv: readonly string[]): number {
   const [sub, ...rest] = argv;
   try {
     if (sub !== 'probe' && sub !== 'status') throw new CorralError('USAGE', `expected probe or status, got ${JSON.stringify(sub ?? '')}`);
@@ -19,7 +19,7 @@ export async function main(argv: readonly string[]): Promise<number> {
       print(1, inv.text);
       return 0;
     }
-    return inv.kind === 'probe' ? await probe(inv.target, inv.http, print) : await status(inv.http, print);
+    return inv.kind === 'probe' ? probe(inv.target, inv.http, print) : status(inv.http, print);
   } catch (err) {
     if (err instanceof CorralError) {
       print(2, err.line());

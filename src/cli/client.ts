@@ -1,8 +1,8 @@
 // `corral probe` and `corral status`: small clients of a running corral's HTTP server.
 
 import { writeSync } from 'node:fs';
-import { connect } from 'node:net';
 import type { HostPort } from '../config/types.js';
+import { native } from '../native/index.js';
 
 export function print(fd: number, text: string): void {
   try {
@@ -13,43 +13,24 @@ export function print(fd: number, text: string): void {
 }
 
 /**
- * One HTTP/1.0 GET over a plain TCP connection: corral's server answers it with the whole
- * body and closes. Written on node:net rather than node:http, which would add a third to the
- * cost of every probe (a HEALTHCHECK runs one every few seconds).
+ * One HTTP/1.0 GET, blocking, in the addon (http.c): corral's server answers it with the
+ * whole body and closes. A probe does nothing else meanwhile, and node:net and node:stream
+ * would cost every HEALTHCHECK more than the rest of the probe.
  */
-export function get(http: HostPort, path: string, timeoutMs: number): Promise<{ status: number; body: string } | { error: string }> {
-  return new Promise((resolve) => {
-    const chunks: Buffer[] = [];
-    let failed: string | undefined;
-    const sock = connect({ host: http.host, port: http.port });
-    sock.setTimeout(timeoutMs, () => {
-      failed = `no answer within ${timeoutMs} ms`;
-      sock.destroy();
-    });
-    sock.on('connect', () => {
-      sock.end(`GET ${path} HTTP/1.0\r\nHost: ${http.host.includes(':') ? `[${http.host}]` : http.host}:${http.port}\r\n\r\n`);
-    });
-    sock.on('data', (d: Buffer) => chunks.push(d));
-    sock.on('error', (err) => {
-      failed ??= err.message;
-    });
-    sock.on('close', () => {
-      if (failed !== undefined) {
-        resolve({ error: failed });
-        return;
-      }
-      const text = Buffer.concat(chunks).toString('utf8');
-      const head = text.indexOf('\r\n\r\n');
-      const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
-      if (head === -1 || status === null) resolve({ error: 'the answer is not HTTP' });
-      else resolve({ status: Number(status[1]), body: text.slice(head + 4) });
-    });
-  });
+export function get(http: HostPort, path: string, timeoutMs: number): { status: number; body: string } | { error: string } {
+  const host = http.host.includes(':') ? `[${http.host}]` : http.host;
+  const answer = native().httpExchange(http.host, http.port, `GET ${path} HTTP/1.0\r\nHost: ${host}:${http.port}\r\n\r\n`, timeoutMs);
+  if (typeof answer === 'string') return { error: answer };
+  const text = answer.toString('utf8');
+  const head = text.indexOf('\r\n\r\n');
+  const status = /^HTTP\/1\.[01] (\d{3})/.exec(text);
+  if (head === -1 || status === null) return { error: 'the answer is not HTTP' };
+  return { status: Number(status[1]), body: text.slice(head + 4) };
 }
 
 /** Exit 0 when the endpoint answers 200, else 1 (Docker HEALTHCHECK, exec probes). */
-export async function probe(target: 'livez' | 'readyz', http: HostPort, print: (fd: number, s: string) => void): Promise<number> {
-  const r = await get(http, `/${target}`, 5000);
+export function probe(target: 'livez' | 'readyz', http: HostPort, print: (fd: number, s: string) => void): number {
+  const r = get(http, `/${target}`, 5000);
   if ('error' in r) {
     print(2, `corral: probe ${target}: cannot reach corral at ${http.host}:${http.port} (${r.error})`);
     return 1;
@@ -113,8 +94,8 @@ export function visible(text: string): string {
 }
 
 /** Prints a table of pools and workers from GET /status. */
-export async function status(http: HostPort, print: (fd: number, s: string) => void): Promise<number> {
-  const r = await get(http, '/status', 5000);
+export function status(http: HostPort, print: (fd: number, s: string) => void): number {
+  const r = get(http, '/status', 5000);
   if ('error' in r) {
     print(2, `corral: status: cannot reach corral at ${http.host}:${http.port} (${r.error})`);
     return 1;

@@ -93,9 +93,9 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
         print(1, effectiveConfigJson(inv.config, preparePools(inv.config, null, process.env).threads));
         return 0;
       case 'probe':
-        return await probe(inv.target, inv.http, print);
+        return probe(inv.target, inv.http, print);
       case 'status':
-        return await status(inv.http, print);
+        return status(inv.http, print);
       case 'run':
         break;
     }

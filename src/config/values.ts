@@ -4,7 +4,7 @@
 // caller adds where the value came from and what was found (resolve.ts).
 
 import { statSync } from 'node:fs';
-import { isIP, isIPv4, isIPv6 } from 'node:net';
+import { isIP, isIPv4, isIPv6 } from './ip.js';
 import { resolve } from 'node:path';
 import { parseSignal } from '../process/status.js';
 import type { ReadySpec, RestartPolicy } from '../model.js';

@@ -41,4 +41,7 @@ napi_value Pipe(napi_env env, napi_callback_info info);
 napi_value GrowPipe(napi_env env, napi_callback_info info);
 napi_value ListenSocket(napi_env env, napi_callback_info info);
 
+// http.c: one blocking HTTP exchange (corral probe, corral status).
+napi_value HttpExchange(napi_env env, napi_callback_info info);
+
 #endif

@@ -7,6 +7,7 @@
 //   find.c     the multi-phrase search of raw reads (setPhrases, findPhrase)
 //   tty.c      the terminal and process groups
 //   fds.c      pipes and the listening socket
+//   http.c     one blocking HTTP exchange, for corral probe and corral status
 //
 // This file only registers them. Kept small and warning-free; every call is
 // synchronous and cheap. The files share helpers (napi_util.h) and their entry points
@@ -38,6 +39,7 @@ static napi_value Init(napi_env env, napi_value exports) {
       {"listenSocket", NULL, ListenSocket, NULL, NULL, NULL, napi_default, NULL},
       {"growPipe", NULL, GrowPipe, NULL, NULL, NULL, napi_default, NULL},
       {"pipe", NULL, Pipe, NULL, NULL, NULL, napi_default, NULL},
+      {"httpExchange", NULL, HttpExchange, NULL, NULL, NULL, napi_default, NULL},
       {"ignoreTtySignals", NULL, IgnoreTtySignals, NULL, NULL, NULL, napi_default, NULL},
       {"spawnStages", NULL, NULL, NULL, NULL, stages, napi_enumerable, NULL},
       {"tracebackHeaders", NULL, NULL, NULL, NULL, headers, napi_enumerable, NULL},

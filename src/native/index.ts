@@ -73,6 +73,11 @@ export interface Addon {
   pipe(): [number, number];
   /** A blocking, close-on-exec listening TCP socket: fd, or -errno. */
   listenSocket(host: string, port: number, backlog: number): number;
+  /**
+   * Connects to host:port, sends request, reads until the server closes, all within
+   * timeoutMs (blocking): the answer, or why not as a string (`connect ECONNREFUSED 127.0.0.1:1`).
+   */
+  httpExchange(host: string, port: number, request: string, timeoutMs: number): Buffer | string;
   /** spawn()'s stage codes by name, as spawn.c defines them (frozen). */
   readonly spawnStages: Readonly<Record<SpawnStageName, number>>;
   /**

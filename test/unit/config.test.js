@@ -310,3 +310,14 @@ test('a drop-in for tini (one worker, raw, --http off): threads off unless given
     assert.equal(c.pools[0].threads, 'auto', argv.join(' '));
   }
 });
+
+test('IP syntax without node:net: the same verdicts as isIPv4 and isIPv6', async () => {
+  const net = await import('node:net');
+  const ip = await import('../../dist/config/ip.js');
+  const samples = ['0.0.0.0', '127.0.0.1', '255.255.255.255', '256.1.1.1', '01.2.3.4', '1.2.3', '1.2.3.4.5', '::', '::1', '[::1]', 'fe80::1%eth0', '2001:db8::8a2e:370:7334', '::ffff:192.0.2.1', '1:2:3:4:5:6:7:8', '1:2:3:4:5:6:7:8:9', ':::', 'gggg::1', 'localhost', '', ' 1.2.3.4', '1.2.3.4 ', '12345::1', '1::2::3'];
+  for (const s of samples) {
+    assert.equal(ip.isIPv4(s), net.isIPv4(s), `isIPv4(${JSON.stringify(s)})`);
+    assert.equal(ip.isIPv6(s), net.isIPv6(s), `isIPv6(${JSON.stringify(s)})`);
+    assert.equal(ip.isIP(s), net.isIP(s), `isIP(${JSON.stringify(s)})`);
+  }
+});
