@@ -16,6 +16,7 @@ import { Supervisor } from '../supervisor/supervisor.js';
 import { processLauncher } from '../supervisor/launch.js';
 import { OutputRegistry } from '../supervisor/outputs.js';
 import { processSignaller } from '../process/groups.js';
+import { descendants } from '../process/tree.js';
 import { print, probe, status } from './client.js';
 import { startHttp, type MetricsRenderer } from '../http/server.js';
 import { Stats } from '../metrics/stats.js';
@@ -140,6 +141,13 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     if ((interactive || raw) && !config.logLevelGiven) logger.level = 'warn';
     // Interactive use (`corral -- bash` on a terminal) passes the terminal through.
     const logs = interactive ? null : { writer, stdout, format: config.logFormat, colour, feedback: openFeedback(config.feedbackFile, logger), counters: logCounters(stats), outputs };
+    // A lost GPU (SPEC §9) is logged once; the workers placed on it are not ready.
+    const gpu =
+      config.http === null
+        ? null
+        : gpuCollectorFor(gpus, process.env, ({ index, uuid, why }) => {
+            logger.error({ event: 'gpu_lost', gpu: index, uuid, why }, `GPU ${index} (${uuid}) is lost: ${why}; the workers placed on it are not ready`);
+          });
     supervisor = new Supervisor({
       pools,
       graceMs: config.graceMs,
@@ -151,6 +159,11 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
       drainDelayMs: config.drainDelayMs,
       logger,
       addon,
+      // The shell that runs nvidia-smi is corral's own, not a worker's leftover to wait for.
+      descendants: () => {
+        const mine = gpu?.helperPids() ?? [];
+        return mine.length === 0 ? descendants() : descendants().filter((p) => !mine.includes(p));
+      },
       // SIGHUP: the same command line, the file read again; held sockets are reused.
       reload: () => {
         if (config.source === null) return null;
@@ -174,13 +187,6 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     // time that an unscraped corral does not need). GPU figures are collected whenever
     // nvidia-smi is there, placement or not (SPEC §10).
     let metrics: MetricsRenderer | null = null;
-    // A lost GPU (SPEC §9) is logged once; the workers placed on it are not ready.
-    const gpu =
-      config.http === null
-        ? null
-        : gpuCollectorFor(gpus, process.env, ({ index, uuid, why }) => {
-            logger.error({ event: 'gpu_lost', gpu: index, uuid, why }, `GPU ${index} (${uuid}) is lost: ${why}; the workers placed on it are not ready`);
-          });
     const snapshot = (): Snapshot => (gpu ? withLostGpus(sup.snapshot(), gpu.lost()) : sup.snapshot());
     if (config.http !== null) {
       await startHttp(config.http, {
@@ -199,6 +205,7 @@ export async function main(argv: readonly string[], early: HandledSignal[] = [],
     }
     for (const sig of early.splice(0)) sup.handleSignal(sig);
     const code = await done;
+    gpu?.stop();
     // Nothing is lost at exit: wait for the writers to empty (bounded: a reader that never
     // reads again must not keep a stopping pod alive forever).
     await Promise.race([Promise.all([writer.drain(), stdout?.drain(), feedbackWriter?.drain()]), new Promise((r) => setTimeout(r, FLUSH_TIMEOUT_MS))]);

@@ -9,7 +9,7 @@
 
 import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { readSmall } from '../process/procfs.js';
+import { readHeld } from '../process/procfs.js';
 import { join } from 'node:path';
 
 export interface CgroupDirs {
@@ -82,8 +82,9 @@ export function ownCgroups(): CgroupDirs {
   return found;
 }
 
+/** A cgroup file, kept open between reads (the sampler reads the same few every round). */
 function readText(file: string): string | null {
-  return file === '' ? null : (readSmall(file)?.trim() ?? null);
+  return file === '' ? null : (readHeld(file)?.trim() ?? null);
 }
 
 function readKey(file: string, key: string): number | null {

@@ -17,6 +17,7 @@ import { spawn } from 'node:child_process';
 import { resolveCommand } from '../process/spawn.js';
 import { nvidiaSmiPath } from './discover.js';
 import { dataLines, firstLine, indexAndUuid, malformed, numberField, splitRow } from './csv.js';
+import { ForkServer } from './runner.js';
 
 export interface GpuSample {
   index: number;
@@ -204,6 +205,8 @@ export class GpuCollector {
   private readonly env: NodeJS.ProcessEnv;
   private readonly now: () => number;
   private readonly exec: Exec;
+  /** The resident shell that runs nvidia-smi (runner.ts), unless an exec was given. */
+  private readonly server: ForkServer | null;
   private samples: GpuSample[] = [];
   private running: Promise<void> | null = null;
   private runningSince = 0;
@@ -221,7 +224,8 @@ export class GpuCollector {
     this.env = options.env ?? process.env;
     this.file = nvidiaSmiPath(this.env);
     this.now = options.now ?? Date.now;
-    this.exec = options.exec ?? execBounded;
+    this.server = options.exec ? null : new ForkServer();
+    this.exec = options.exec ?? this.server?.exec ?? execBounded;
   }
 
   /** Samples at once, then every intervalMs; the timer does not keep corral alive. */
@@ -234,10 +238,16 @@ export class GpuCollector {
     void this.collect();
   }
 
-  /** Stops the timer; a run in flight still finishes (its timeout bounds it). */
+  /** Stops the timer and the shell that runs nvidia-smi (a run in flight ends with it). */
   stop(): void {
     if (this.timer) clearInterval(this.timer);
     this.timer = undefined;
+    this.server?.stop();
+  }
+
+  /** corral's own helper processes (the nvidia-smi shell): not a worker's leftovers. */
+  helperPids(): number[] {
+    return this.server?.helperPids() ?? [];
   }
 
   latest(): GpuSample[] {

@@ -13,8 +13,8 @@
 // processes never stalls /livez or the log path; its cost is returned so the caller can
 // sample big trees less often.
 
-import { readSmall } from './procfs.js';
-import { childrenOf, statFields } from './tree.js';
+import { readHeld, readSmall, release } from './procfs.js';
+import { childrenOf } from './tree.js';
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 in the Linux userspace ABI. */
 const CLOCK_TICKS = 100;
@@ -67,27 +67,43 @@ const REFRESH_MS = 30_000;
 const seen = new Map<number, Seen>();
 let prunedAt = 0;
 
-function one(pid: number, now: number): { memory: number; cpu: number; children: number[] } | undefined {
-  const f = statFields(pid);
+/** A worker's own files (its stat, its main thread's children) stay open between rounds. */
+const statPath = (pid: number): string => `/proc/${pid}/stat`;
+const childrenPath = (pid: number): string => `/proc/${pid}/task/${pid}/children`;
+
+function forget(pid: number): void {
+  seen.delete(pid);
+  release(statPath(pid));
+  release(childrenPath(pid));
+}
+
+/** The fields of the stat after the command name, as tree.ts's statFields gives them. */
+function statOf(pid: number, hold: boolean): string[] | undefined {
+  const stat = hold ? readHeld(statPath(pid)) : readSmall(statPath(pid));
+  return stat === null ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+}
+
+function one(pid: number, now: number, root: boolean): { memory: number; cpu: number; children: number[]; changed: boolean } | undefined {
+  const f = statOf(pid, root);
   if (!f) {
-    seen.delete(pid);
+    forget(pid);
     return undefined;
   }
   const cpu = (Number(f[11]) + Number(f[12])) / CLOCK_TICKS;
   const print = fingerprint(f);
   const was = seen.get(pid);
-  if (was !== undefined && was.print === print && now - was.readAt < REFRESH_MS && !newChild(pid, was.children)) {
+  if (was !== undefined && was.print === print && now - was.readAt < REFRESH_MS && !newChild(pid, was.children, root)) {
     was.seenAt = now;
-    return { memory: was.memory, cpu, children: was.children };
+    return { memory: was.memory, cpu, children: was.children, changed: false };
   }
   const fresh: Seen = { print, memory: memoryOf(pid), children: childrenOf(pid) ?? [], readAt: now, seenAt: now };
   seen.set(pid, fresh);
-  return { memory: fresh.memory, cpu, children: fresh.children };
+  return { memory: fresh.memory, cpu, children: fresh.children, changed: was === undefined || was.print !== print || was.memory !== fresh.memory || was.children.join() !== fresh.children.join() };
 }
 
 /** A child in the main thread's children file that was not there at the last full read. */
-function newChild(pid: number, known: readonly number[]): boolean {
-  const text = readSmall(`/proc/${pid}/task/${pid}/children`);
+function newChild(pid: number, known: readonly number[], root: boolean): boolean {
+  const text = root ? readHeld(childrenPath(pid)) : readSmall(childrenPath(pid));
   if (text === null) return false;
   for (const p of text.split(' ')) {
     const n = Number(p);
@@ -100,7 +116,7 @@ function newChild(pid: number, known: readonly number[]): boolean {
 function prune(now: number): void {
   if (now - prunedAt < REFRESH_MS) return;
   prunedAt = now;
-  for (const [pid, s] of seen) if (now - s.seenAt > 2 * REFRESH_MS) seen.delete(pid);
+  for (const [pid, s] of seen) if (now - s.seenAt > 2 * REFRESH_MS) forget(pid);
 }
 
 /** Monotonic ms (process.hrtime: node:perf_hooks would cost every start its load). */
@@ -109,21 +125,31 @@ const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(r
 
 /**
  * The sum over pid and all its live descendants (CPU of exited descendants is not counted),
- * and how much CPU time the walk itself took (ms, without the time spent yielding).
+ * how much CPU time the walk itself took (ms, without the time spent yielding), and whether
+ * any process of the tree ran, changed or went since the last walk (`changed`).
  */
-export async function treeUsage(pid: number): Promise<TreeUsage & { costMs: number }> {
-  const total = { rssBytes: 0, cpuSeconds: 0, costMs: 0 };
+export async function treeUsage(pid: number): Promise<TreeUsage & { costMs: number; changed: boolean }> {
+  const total = { rssBytes: 0, cpuSeconds: 0, costMs: 0, changed: false };
   const queue = [pid];
+  /** Where each pid of the queue was listed: a child gone from a kept list makes its parent be read again. */
+  const parents = [0];
   let slice = nowMs();
   const at = Date.now();
   prune(at);
   for (let i = 0; i < queue.length; i++) {
     const p = queue[i] ?? 0;
-    const u = one(p, at);
-    if (u) {
+    const u = one(p, at, i === 0);
+    if (!u) {
+      total.changed = true;
+      seen.delete(parents[i] ?? 0);
+    } else {
+      total.changed ||= u.changed;
       total.rssBytes += u.memory;
       total.cpuSeconds += u.cpu;
-      for (const c of u.children) queue.push(c);
+      for (const c of u.children) {
+        queue.push(c);
+        parents.push(p);
+      }
     }
     const now = nowMs();
     if (now - slice >= SLICE_MS) {

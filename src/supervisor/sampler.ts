@@ -18,8 +18,11 @@ export interface Usage {
   usage: TreeUsage;
 }
 
-/** Measures a tree; `costMs` (CPU time the walk took) paces the next round. */
-export type Measure = (pid: number) => TreeUsage | Promise<TreeUsage & { costMs?: number }>;
+/**
+ * Measures a tree; `costMs` (CPU time the walk took) paces the next round, and `changed:
+ * false` (nothing in the tree ran or changed since the last walk) lets it come later.
+ */
+export type Measure = (pid: number) => TreeUsage | Promise<TreeUsage & { costMs?: number; changed?: boolean }>;
 
 export interface SampleResult {
   usage: Usage;
@@ -30,6 +33,8 @@ export interface SampleResult {
 }
 
 export const SAMPLE_MS = 2000;
+/** While every tree stays unchanged, rounds come ever later: 2, 4, 8 s. */
+export const IDLE_SAMPLE_MS = 8000;
 /** A round may cost at most 1/COST_FACTOR of the time until the next. */
 const COST_FACTOR = 50;
 
@@ -43,9 +48,13 @@ export function judgeSample(pid: number, usage: TreeUsage, previous: Usage | nul
   };
 }
 
-/** When the next round starts, after one that cost costMs. */
-export function nextSampleMs(costMs: number): number {
-  return Math.max(SAMPLE_MS, Math.ceil(costMs * COST_FACTOR));
+/**
+ * When the next round starts, after one that cost costMs and `quiet` rounds in a row in which
+ * no tree changed (an idle pool is sampled every 8 s; any change brings back 2 s).
+ */
+export function nextSampleMs(costMs: number, quiet = 0): number {
+  const base = Math.min(IDLE_SAMPLE_MS, SAMPLE_MS * 2 ** Math.min(quiet, 8));
+  return Math.max(base, Math.ceil(costMs * COST_FACTOR));
 }
 
 export interface SamplerHooks {
@@ -64,6 +73,8 @@ export interface SamplerHooks {
 export class Sampler {
   private timer: NodeJS.Timeout | undefined;
   private stopped = false;
+  /** Rounds in a row in which no tree changed. */
+  private quiet = 0;
 
   constructor(private readonly h: SamplerHooks) {}
 
@@ -87,16 +98,19 @@ export class Sampler {
     const { slots, stats, log, measure = treeUsage } = this.h;
     this.h.container?.();
     let cost = 0;
+    let changed = false;
     for (const slot of slots) {
       const pid = pidOf(slot.w.state);
       if (pid === null || slot.w.state.kind === 'stopping') continue;
-      let measured: TreeUsage & { costMs?: number };
+      let measured: TreeUsage & { costMs?: number; changed?: boolean };
       try {
         measured = await measure(pid);
       } catch {
+        changed = true;
         continue; // gone while it was read
       }
       cost += measured.costMs ?? 0;
+      changed ||= measured.changed !== false;
       // The worker may have changed while its tree was read: only a sample of the live process counts.
       const st = slot.w.state;
       if (this.stopped || pidOf(st) !== pid || (st.kind !== 'starting' && st.kind !== 'ready')) continue;
@@ -110,6 +124,7 @@ export class Sampler {
       log.warn(fields, `${slot.pool.name}.${slot.index}: process tree memory ${rss} bytes (PSS) is over --max-rss ${limit}; recycling`);
       this.h.overLimit(slot);
     }
-    this.start(nextSampleMs(cost));
+    this.quiet = changed ? 0 : this.quiet + 1;
+    this.start(nextSampleMs(cost, this.quiet));
   }
 }
