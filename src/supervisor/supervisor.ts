@@ -44,6 +44,7 @@ export class Supervisor {
   private pools: readonly PoolSpec[];
   private readonly rolls: Rolls;
   private unwatch: (() => void) | undefined;
+  private watching = '';
   /** Nesting of dispatch(): the rolling restart moves on once the outermost has finished. */
   private depth = 0;
   private notifyAddress = '';
@@ -130,11 +131,15 @@ export class Supervisor {
     });
     for (const slot of this.slots) this.dispatch(slot, { type: 'start', at: Date.now() });
     this.sampler.start();
-    // --watch (SPEC §11): a change restarts that pool's workers one at a time.
-    this.unwatch = watchFiles(this.pools, this.log, (pool) => {
-      this.rolls.start(this.slots.flatMap((s, i) => (s.pool.name === pool ? [i] : [])));
-    });
+    this.watch();
     return done;
+  }
+
+  /** --watch (SPEC §11): a change restarts that pool's workers one at a time. Set again when a reload changes it. */
+  private watch(): void {
+    this.unwatch?.();
+    this.watching = JSON.stringify(this.pools.map((p) => [p.name, p.watch, p.watchIgnore]));
+    this.unwatch = watchFiles(this.pools, this.log, (pool) => { this.rolls.start(this.slots.flatMap((s, i) => (s.pool.name === pool ? [i] : []))); });
   }
 
   private dispatch(slot: Slot, event: WorkerEvent): void {
@@ -277,6 +282,7 @@ export class Supervisor {
     if (pools === null) return false;
     for (const slot of this.slots) slot.pool = pools[this.pools.indexOf(slot.pool)] ?? slot.pool;
     this.pools = pools;
+    if (JSON.stringify(pools.map((p) => [p.name, p.watch, p.watchIgnore])) !== this.watching) this.watch();
     return true;
   }
 

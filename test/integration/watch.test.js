@@ -105,3 +105,28 @@ test('an editor-style write-and-rename is one restart; 20 changes within 200 ms 
   await c.kill('SIGTERM');
   await c.exited;
 });
+
+test('SIGHUP with a config whose watch changed: the new paths are watched, the old ones no longer', { timeout: 60_000 }, async () => {
+  const a = project();
+  const b = project();
+  const conf = join(mkdtempSync(join(tmpdir(), 'corral-watch-conf-')), 'corral.toml');
+  const write = (dir) => writeFileSync(conf, `[pools.main]\ncommand = ["sleep", "1000"]\nwatch = [${JSON.stringify(dir)}]\n`);
+  write(a);
+  const c = runCorral(['--http', 'off', '--config', conf]);
+  await until(() => c.records().some((r) => r.event === 'ready'), { what: 'ready', timeoutMs: 15_000 });
+  writeFileSync(join(a, 'src', 'model.py'), 'VERSION = 2\n');
+  await until(() => watchRecords(c).length === 1, { what: 'the change under the first path', timeoutMs: 10_000 });
+  await until(() => c.records().filter((r) => r.event === 'ready').length >= 2, { what: 'the restart', timeoutMs: 15_000 });
+  write(b);
+  const spawned = c.records().filter((r) => r.event === 'spawn').length;
+  await c.kill('SIGHUP');
+  await until(() => c.records().filter((r) => r.event === 'spawn').length > spawned && c.records().filter((r) => r.event === 'ready').length >= 3, { what: 'the reload', timeoutMs: 15_000 });
+  writeFileSync(join(a, 'src', 'model.py'), 'VERSION = 3\n');
+  await sleep(1500); // the debounce is 300 ms: a watch of the old path would have fired
+  assert.equal(watchRecords(c).length, 1, 'the old path is no longer watched');
+  writeFileSync(join(b, 'src', 'model.py'), 'VERSION = 2\n');
+  await until(() => watchRecords(c).length === 2, { what: 'the change under the new path', timeoutMs: 10_000 });
+  assert.equal(watchRecords(c)[1].file, join(b, 'src', 'model.py'));
+  await c.kill('SIGTERM');
+  await c.exited;
+});
