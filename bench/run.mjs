@@ -603,7 +603,9 @@ function table(res, inits) {
     const med = Object.fromEntries(cols.map((c) => [c, withN(s[c], total)]));
     const p90 = Object.fromEntries(cols.map((c) => [c, s[c] ? f1(s[c].p90) : '–']));
     const c = s.corral;
-    row(`start: exec → worker's first instruction, median ms (n=${total})`, med, 'corral < 150 ms median', c ? yes(c.median < 150 && c.n === total) : yes(false));
+    // SPEC §8 since 2026-12-01: the start-up bar is the ratio to the node floor (next rows), which
+    // holds on any machine; the absolute 150 ms is shown for reference only.
+    row(`start: exec → worker's first instruction, median ms (n=${total})`, med, '(was < 150 ms; now the ratio below)', c ? (c.median < 150 ? 'under 150' : 'over 150') : '');
     row('start: p90 ms', p90);
     const floor = s[NODE_FLOOR]?.median;
     const ratio = Object.fromEntries(cols.filter((k) => k !== 'direct' && s[k] && floor).map((k) => [k, `${(s[k].median / floor).toFixed(2)}×`]));
