@@ -84,7 +84,10 @@ async function bundle(entry, name) {
   // The build id ties a code cache to this very bundle (bin/load.js).
   const id = createHash('sha256').update(readFileSync(outfile)).digest('hex').slice(0, 32);
   appendFileSync(outfile, `\n// corral-build ${id}\n`);
-  const r = spawnSync(process.execPath, [join(root, 'scripts', 'code-cache.cjs'), name], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000 });
+  // The start runs with corral's defaults: none of the builder's CORRAL_* settings (an image
+  // may set CORRAL_USER before npm ci), nor a socket or a supervisor of its own.
+  const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('CORRAL_') && !['NOTIFY_SOCKET', 'LISTEN_FDS', 'LISTEN_PID', 'WATCHDOG_USEC'].includes(k)));
+  const r = spawnSync(process.execPath, [join(root, 'scripts', 'code-cache.cjs'), name], { stdio: ['ignore', 'ignore', 'pipe'], encoding: 'utf8', timeout: 60_000, env });
   if (r.status !== 0) {
     process.stderr.write(`warning: no code cache for dist/${name}.cjs (it works, but starts slower): ${(r.stderr || r.error?.message || '').trim().split('\n').pop()}\n`);
   }

@@ -224,7 +224,7 @@ export class GpuCollector {
     this.env = options.env ?? process.env;
     this.file = nvidiaSmiPath(this.env);
     this.now = options.now ?? Date.now;
-    this.server = options.exec ? null : new ForkServer();
+    this.server = options.exec ? null : new ForkServer(execBounded);
     this.exec = options.exec ?? this.server?.exec ?? execBounded;
   }
 

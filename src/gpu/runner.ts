@@ -58,6 +58,18 @@ function groupAlive(pgid: number): boolean {
 
 export class ForkServer {
   private helper: Helper | null = null;
+  /** No shell here (a distroless image): every run is spawned directly, as before. */
+  private noShell = false;
+
+  private shellMissing(): boolean {
+    return this.noShell;
+  }
+
+  /** `direct`: how to run nvidia-smi where there is no shell to keep (`shell`, /bin/sh). */
+  constructor(
+    private readonly direct: Exec,
+    private readonly shellPath = '/bin/sh',
+  ) {}
 
   /** The shell's pid (while there is one): corral's, never a stray of a worker's. */
   helperPids(): number[] {
@@ -79,6 +91,7 @@ export class ForkServer {
   }
 
   readonly exec: Exec = async (file, args, options) => {
+    if (this.noShell) return this.direct(file, args, options);
     let path: string;
     try {
       path = resolveCommand(file, options.env);
@@ -87,14 +100,16 @@ export class ForkServer {
       const code = (err as { code?: string }).code === 'NOT_EXECUTABLE' || (err as { code?: string }).code === 'EACCES' ? 'EACCES' : 'ENOENT';
       return { stdout: '', stderr: '', code: null, signal: null, timedOut: false, error: Object.assign(new Error(`spawn ${file} ${code}`), { code }) };
     }
-    return this.run(this.shell(path, args, options.env), options);
+    const r = await this.run(this.shell(path, args, options.env), options);
+    // The shell was found missing during this run: it is retried directly, not counted.
+    return this.shellMissing() ? this.direct(file, args, options) : r;
   };
 
   private shell(path: string, args: readonly string[], env: NodeJS.ProcessEnv): Helper {
     const key = JSON.stringify([path, args]);
     if (this.helper !== null && this.helper.key === key && !this.helper.exited) return this.helper;
     this.stop();
-    const child = spawn('sh', ['-c', SCRIPT, 'corral-nvidia-smi', path, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
+    const child = spawn(this.shellPath, ['-c', SCRIPT, 'corral-nvidia-smi', path, ...args], { env, stdio: ['pipe', 'pipe', 'pipe'], detached: true });
     const h: Helper = { child, key, stdout: '', stderr: '', settle: null, exited: false };
     const check = (): void => {
       if (OUT_END.test(h.stdout) && h.stderr.endsWith(ERR_END)) h.settle?.('done');
@@ -114,7 +129,10 @@ export class ForkServer {
       if (this.helper === h) this.helper = null;
       h.settle?.('gone');
     };
-    child.on('error', gone); // sh could not be started
+    child.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT') this.noShell = true; // no sh: this run and the next go direct
+      gone();
+    });
     child.on('close', gone);
     this.helper = h;
     hold(h, false);
