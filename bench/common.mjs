@@ -45,6 +45,19 @@ export function procStat(pid) {
   }
 }
 
+/** CPU time of every thread of pid, ns (schedstat: exact, where utime/stime count 10 ms ticks). */
+export function cpuNs(pid) {
+  let total = 0;
+  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
+    try {
+      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
+    } catch {
+      // the thread ended while we looked
+    }
+  }
+  return total;
+}
+
 /** True while pid exists and is not a zombie. */
 export function alive(pid) {
   const st = procStat(pid);

@@ -15,7 +15,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
-import { alive, CORRAL, ENV, fail, failures, freePort, HERE, listOf, ms, OUT, positive, procStat, ROOT, sleep, stats, statusKb, watchExit } from './common.mjs';
+import { alive, CORRAL, cpuNs, ENV, fail, failures, freePort, HERE, listOf, ms, OUT, positive, procStat, ROOT, sleep, stats, statusKb, watchExit } from './common.mjs';
 const STORM = path.join(ROOT, 'test', 'fixtures', 'storm.py');
 const BENCHES = ['startup', 'probe', 'stop', 'reaping', 'memory', 'idle'];
 const ALL_PEERS = ['tini', 'dumb-init', 'catatonit'];
@@ -524,18 +524,6 @@ async function benchProbe() {
 
 // ---------------------------------------------------------------- 5. idle
 
-/** CPU time of every thread of pid, ns (schedstat: exact, where utime/stime count 10 ms ticks). */
-function cpuNs(pid) {
-  let total = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return total;
-}
 
 /**
  * N idle workers under each init at once (corral with its HTTP server, sampler and GPU

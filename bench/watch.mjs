@@ -12,7 +12,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
-import { CORRAL, ENV, OUT, sleep, stats } from './common.mjs';
+import { CORRAL, cpuNs, ENV, OUT, sleep, stats } from './common.mjs';
 
 const { values: opt } = parseArgs({
   options: {
@@ -24,19 +24,6 @@ const { values: opt } = parseArgs({
 const FILES = Number(opt.files);
 const WINDOWS = Number(opt.windows);
 const WINDOW_MS = Number(opt['window-s']) * 1000;
-
-/** CPU time of every thread of pid, ns (schedstat). */
-function cpuNs(pid) {
-  let total = 0;
-  for (const t of fs.readdirSync(`/proc/${pid}/task`)) {
-    try {
-      total += Number(fs.readFileSync(`/proc/${pid}/task/${t}/schedstat`, 'utf8').split(' ')[0]);
-    } catch {
-      // the thread ended while we looked
-    }
-  }
-  return total;
-}
 
 // 100 files per directory, 10 directories per parent: a source tree's shape.
 const root = fs.mkdtempSync(path.join(os.tmpdir(), 'corral-watch-bench-'));

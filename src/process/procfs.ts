@@ -6,6 +6,17 @@ import { closeSync, existsSync, openSync, readSync } from 'node:fs';
 
 const buf = Buffer.allocUnsafe(64 * 1024);
 
+/** What fd holds (latin1, at most 64 KiB): from its offset, or from 0 (`fromStart`, a pread). */
+function readAll(fd: number, fromStart: boolean): string {
+  let n = 0;
+  while (n < buf.length) {
+    const r = readSync(fd, buf, n, buf.length - n, fromStart ? n : null);
+    if (r <= 0) break;
+    n += r;
+  }
+  return buf.toString('latin1', 0, n);
+}
+
 /** The file's text (latin1; at most 64 KiB), or null when it cannot be read. */
 export function readSmall(path: string): string | null {
   let fd: number;
@@ -15,13 +26,7 @@ export function readSmall(path: string): string | null {
     return null;
   }
   try {
-    let n = 0;
-    while (n < buf.length) {
-      const r = readSync(fd, buf, n, buf.length - n, null);
-      if (r <= 0) break;
-      n += r;
-    }
-    return buf.toString('latin1', 0, n);
+    return readAll(fd, false);
   } catch {
     return null;
   } finally {
@@ -52,13 +57,7 @@ export function readHeld(path: string): string | null {
     held.set(path, fd);
   }
   try {
-    let n = 0;
-    while (n < buf.length) {
-      const r = readSync(fd, buf, n, buf.length - n, n);
-      if (r <= 0) break;
-      n += r;
-    }
-    return buf.toString('latin1', 0, n);
+    return readAll(fd, true);
   } catch {
     release(path);
     return null;
