@@ -34,7 +34,11 @@ export function childrenOf(pid: number | 'self'): number[] | undefined {
  * [0] state, [1] ppid, [2] pgrp, ... [11] utime, [12] stime. Undefined when pid is gone.
  */
 export function statFields(pid: number): string[] | undefined {
-  const stat = readSmall(`/proc/${pid}/stat`);
+  return statFieldsOf(readSmall(`/proc/${pid}/stat`));
+}
+
+/** statFields of a stat's text already read (null: the process is gone). */
+export function statFieldsOf(stat: string | null): string[] | undefined {
   return stat === null ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
 }
 

@@ -14,7 +14,7 @@
 // sample big trees less often.
 
 import { readHeld, readSmall, release } from './procfs.js';
-import { childrenOf } from './tree.js';
+import { childrenOf, statFieldsOf } from './tree.js';
 
 /** USER_HZ: the unit of utime/stime in /proc/<pid>/stat; 100 in the Linux userspace ABI. */
 const CLOCK_TICKS = 100;
@@ -77,10 +77,9 @@ function forget(pid: number): void {
   release(childrenPath(pid));
 }
 
-/** The fields of the stat after the command name, as tree.ts's statFields gives them. */
+/** The fields of the stat after the command name (a worker's own stat is kept open). */
 function statOf(pid: number, hold: boolean): string[] | undefined {
-  const stat = hold ? readHeld(statPath(pid)) : readSmall(statPath(pid));
-  return stat === null ? undefined : stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return statFieldsOf(hold ? readHeld(statPath(pid)) : readSmall(statPath(pid)));
 }
 
 function one(pid: number, now: number, root: boolean): { memory: number; cpu: number; children: number[]; changed: boolean } | undefined {
